@@ -1,0 +1,16 @@
+// qsafe/quantize.hpp: the firmware-safe core umbrella. Everything reachable from here compiles with
+// -fno-exceptions -fno-rtti, never throws and never allocates on a hot path.
+#ifndef QSAFE_QUANTIZE_HPP_
+#define QSAFE_QUANTIZE_HPP_
+
+#include "qsafe/config.hpp"
+#include "qsafe/core/qparams.hpp"
+#include "qsafe/core/rounding.hpp"
+#include "qsafe/core/span.hpp"
+#include "qsafe/core/status.hpp"
+#include "qsafe/core/tensor_view.hpp"
+#include "qsafe/quantizer/granularity.hpp"
+#include "qsafe/quantizer/qparams_from_range.hpp"
+#include "qsafe/quantizer/quantizer.hpp"
+
+#endif  // QSAFE_QUANTIZE_HPP_
