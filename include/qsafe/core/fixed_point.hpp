@@ -11,8 +11,8 @@
 //   multiply_by_quantized_multiplier_single_round (TFLITE_SINGLE_ROUNDING, CMSIS-NN's default):
 //       out   = (x * multiplier + 2^(30 - shift)) >> (31 - shift)   in int64, one rounding
 //
-// Both round ties away from zero at each rounding step they perform (the single-rounding form rounds
-// ties towards +Inf, as TFLite's does: the int64 shift is a floor). The two can differ by one.
+// Ties: SRDHM rounds them towards +Inf (it is ARM's SQRDMULH), rounding_divide_by_pot away from zero,
+// the single-rounding form towards +Inf (its int64 shift is a floor). The two forms can differ by one.
 //
 // Nothing here uses floating point except quantize_multiplier, which reads the bits of its double
 // argument instead of calling frexp (not inlined on Cortex-M4; soft-float doubles there are slow
@@ -50,10 +50,9 @@ struct QuantizedMultiplier {
 //   NaN or +-Inf                         -> Status::non_finite_input
 Result<QuantizedMultiplier> quantize_multiplier(double real_multiplier) noexcept;
 
-// round(a * b / 2^31), ties away from zero, i.e. the high 32 bits of the doubled product, rounded.
+// round(a * b / 2^31) with ties towards +Inf: the high 32 bits of the doubled product, rounded.
 // The only overflowing input pair, a == b == INT32_MIN (exact result 2^31), saturates to INT32_MAX.
-// (gemmlowp's SaturatingRoundingDoublingHighMul; ARM's SQRDMULH rounds ties up instead, so NEON
-// code must correct for the sign before using it.)
+// This is gemmlowp's / TFLite's SaturatingRoundingDoublingHighMul and exactly ARM's SQRDMULH.
 std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept;
 
 // round(x / 2^exponent), ties away from zero; exponent in [0, 31]. (gemmlowp's RoundingDivideByPOT.)
@@ -120,17 +119,12 @@ inline Result<QuantizedMultiplier> quantize_multiplier(double real_multiplier) n
 }
 
 inline std::int32_t saturating_rounding_doubling_high_mul(std::int32_t a, std::int32_t b) noexcept {
-  // |a * b| <= 2^62 fits an int64; round its magnitude half up, then restore the sign (ties away).
+  // |a * b| <= 2^62, so a * b + 2^30 fits an int64; the floor of its quotient by 2^31 rounds half up.
   const std::int64_t product = static_cast<std::int64_t>(a) * static_cast<std::int64_t>(b);
-  const std::uint64_t magnitude = product < 0 ? std::uint64_t{0} - static_cast<std::uint64_t>(product)
-                                              : static_cast<std::uint64_t>(product);
-  const std::uint64_t rounded = (magnitude + (std::uint64_t{1} << 30)) >> 31;
-  // rounded <= 2^31 - 1 unless |a| == |b| == 2^31, whose (positive) result 2^31 saturates.
-  if (rounded > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
-    return std::numeric_limits<std::int32_t>::max();
-  }
-  const std::int32_t r = static_cast<std::int32_t>(rounded);
-  return product < 0 ? -r : r;
+  const std::int64_t r = detail::floor_shift_right(product + (std::int64_t{1} << 30), 31);
+  // r <= 2^31 - 1 unless a == b == INT32_MIN, whose result 2^31 saturates.
+  if (r > std::numeric_limits<std::int32_t>::max()) return std::numeric_limits<std::int32_t>::max();
+  return static_cast<std::int32_t>(r);
 }
 
 inline std::int32_t rounding_divide_by_pot(std::int32_t x, int exponent) noexcept {
