@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "qsafe/nn/layer.hpp"
+
 namespace qsafe {
 namespace io {
 
@@ -33,24 +35,8 @@ class ManifestError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class LayerKind { input, conv2d, linear, relu, relu6, maxpool2d, avgpool2d, globalavgpool, flatten, add, softmax };
-
-inline const char* to_string(LayerKind k) noexcept {
-  switch (k) {
-    case LayerKind::input: return "input";
-    case LayerKind::conv2d: return "conv2d";
-    case LayerKind::linear: return "linear";
-    case LayerKind::relu: return "relu";
-    case LayerKind::relu6: return "relu6";
-    case LayerKind::maxpool2d: return "maxpool2d";
-    case LayerKind::avgpool2d: return "avgpool2d";
-    case LayerKind::globalavgpool: return "globalavgpool";
-    case LayerKind::flatten: return "flatten";
-    case LayerKind::add: return "add";
-    case LayerKind::softmax: return "softmax";
-  }
-  return "?";
-}
+using LayerKind = nn::LayerKind;
+using nn::to_string;
 
 struct LayerSpec {
   LayerKind kind = LayerKind::input;
