@@ -38,6 +38,35 @@
 #define QSAFE_RUNTIME_DISPATCH 0
 #endif
 
+// Which x86 kernel paths are compiled. With runtime dispatch: all of them (each function carries
+// its own target attribute). Without: only those the compile-time -m flags already enable, and the
+// target macros expand to nothing.
+#if QSAFE_RUNTIME_DISPATCH
+#define QSAFE_COMPILE_AVX2 1
+#define QSAFE_COMPILE_AVX512_VNNI 1
+#define QSAFE_COMPILE_AVX_VNNI 1
+#else
+#define QSAFE_TARGET_AVX2
+#define QSAFE_TARGET_AVX512_VNNI
+#define QSAFE_TARGET_AVX_VNNI
+#if QSAFE_X86_64 && defined(__AVX2__) && defined(__FMA__)
+#define QSAFE_COMPILE_AVX2 1
+#else
+#define QSAFE_COMPILE_AVX2 0
+#endif
+#if QSAFE_COMPILE_AVX2 && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512DQ__) && \
+    defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#define QSAFE_COMPILE_AVX512_VNNI 1
+#else
+#define QSAFE_COMPILE_AVX512_VNNI 0
+#endif
+#if QSAFE_COMPILE_AVX2 && defined(__AVXVNNI__)
+#define QSAFE_COMPILE_AVX_VNNI 1
+#else
+#define QSAFE_COMPILE_AVX_VNNI 0
+#endif
+#endif
+
 // QSAFE_ASSERT: a hook for firmware fault handlers; defaults to assert(). QSAFE_DCHECK is for
 // preconditions inside hot loops that the boundary checks already guarantee.
 #ifndef QSAFE_ASSERT

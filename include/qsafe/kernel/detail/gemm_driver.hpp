@@ -1,0 +1,83 @@
+// qsafe/kernel/detail/gemm_driver.hpp: the loops around the micro-kernel. Runs after every check
+// has passed, so it has no error paths.
+//
+// Work is cut into tasks = (weight panel, block of rows). The loop order is panel-outer, rows
+// inner, so one panel (kNr columns x K) stays in cache while every row block streams past it.
+// Each element of C is computed by exactly one task, the same way whatever the partition, so
+// results are identical for any thread count.
+#ifndef QSAFE_KERNEL_DETAIL_GEMM_DRIVER_HPP_
+#define QSAFE_KERNEL_DETAIL_GEMM_DRIVER_HPP_
+
+#include <cstdint>
+#include <type_traits>
+
+#include "qsafe/core/tensor_view.hpp"
+#include "qsafe/kernel/detail/ukernel.hpp"
+#include "qsafe/kernel/packed_weights.hpp"
+#include "qsafe/kernel/parallel.hpp"
+
+namespace qsafe {
+namespace detail {
+
+template <class Isa, class AType, class Out, class Pipeline>
+struct GemmDriver {
+  using Ukernel = GemmUkernel<Isa>;
+  // Rows per task: a few register tiles, so small M still yields one task per panel.
+  static constexpr std::int64_t kRowBlock = 16 * Ukernel::kMr;
+
+  MatrixView<const AType> a;
+  const PackedWeights* w;
+  GemmEpilogue<Out, Pipeline> epi;
+  std::int64_t row_blocks;
+
+  std::int64_t tasks() const noexcept { return w->panels() * row_blocks; }
+
+  void run_tasks(std::int64_t begin, std::int64_t end) const noexcept {
+    GemmTask<AType> t;
+    t.a = a.data();
+    t.lda = a.row_stride();
+    t.k = w->k();
+    t.k_padded = w->k_padded();
+    for (std::int64_t task = begin; task < end; ++task) {
+      const std::int64_t p = task / row_blocks;
+      const std::int64_t rb = task % row_blocks;
+      t.row_begin = rb * kRowBlock;
+      t.row_end = t.row_begin + kRowBlock < a.rows() ? t.row_begin + kRowBlock : a.rows();
+      t.panel = w->panel(p);
+      t.col_sums = w->col_sums() + p * Ukernel::kNr;
+      t.col_begin = p * Ukernel::kNr;
+      const std::int64_t left = w->n() - t.col_begin;
+      t.cols = static_cast<int>(left < Ukernel::kNr ? left : Ukernel::kNr);
+      Ukernel::run(t, epi);
+    }
+  }
+
+  static void task_body(void* self, std::int64_t begin, std::int64_t end) noexcept {
+    static_cast<const GemmDriver*>(self)->run_tasks(begin, end);
+  }
+};
+
+template <class Isa, class AType, class Out, class Pipeline>
+void run_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_point, const PackedWeights& w,
+              const Pipeline& pipeline, MatrixView<Out> c, const ParallelFor& parallel) noexcept {
+  using Driver = GemmDriver<Isa, AType, Out, Pipeline>;
+  if (a.rows() == 0 || w.n() == 0) return;
+  Driver d{a, &w, GemmEpilogue<Out, Pipeline>{}, (a.rows() + Driver::kRowBlock - 1) / Driver::kRowBlock};
+  d.epi.pipeline = &pipeline;
+  d.epi.c = c.data();
+  d.epi.ldc = c.row_stride();
+  d.epi.zero_point = a_zero_point.data();
+  d.epi.zero_point_per_row = a_zero_point.size() != 1;
+  d.epi.zero_point_offset = std::is_same<AType, std::int8_t>::value ? 128 : 0;
+  const std::int64_t tasks = d.tasks();
+  if (parallel.run != nullptr && tasks > 1) {
+    parallel.run(parallel.pool, tasks, &Driver::task_body, &d);
+  } else {
+    d.run_tasks(0, tasks);
+  }
+}
+
+}  // namespace detail
+}  // namespace qsafe
+
+#endif  // QSAFE_KERNEL_DETAIL_GEMM_DRIVER_HPP_

@@ -1,0 +1,112 @@
+// qsafe/kernel/detail/ukernel.hpp: the micro-kernel interface every ISA implements.
+//
+// A path provides one specialization GemmUkernel<arch::its_tag> (in arch/<isa>/ukernel.hpp):
+//
+//   static constexpr int kMr;     rows of the register tile
+//   static constexpr int kNr;     columns of a packed weight panel (= of the register tile)
+//   static constexpr int kKr;     consecutive k per 32-bit lane in the packed panel (4: int8 dot
+//                                 products; 2: int16 pairs for vpmaddwd)
+//   static constexpr int kKPad;   K is zero-padded to a multiple of this in the panel (kKr | kKPad)
+//   using BElem = std::int8_t;    packed weight element (std::int16_t for widening kernels)
+//   template <class AType, class Out, class Pipeline>
+//   static void run(const GemmTask<AType>& task, const GemmEpilogue<Out, Pipeline>& epi) noexcept;
+//
+// run() computes C[row_begin:row_end, col_begin:col_begin+cols] for one weight panel:
+//
+//   raw[m][n] = sum_k u(A[m][k]) * B[k][n]        (mod 2^32; u(a) = a for uint8 A,
+//                                                  u(a) = a + 128 = a ^ 0x80 for int8 A)
+//   acc[m][n] = raw[m][n] - zp_u[m] * col_sums[n]  (mod 2^32; zp_u = epi.zero_point(m), which
+//                                                  already holds the +128 for int8 A)
+//   C[m][n]   = store(pipeline(acc[m][n]))
+//
+// acc is then exactly sum_k (A[m][k] - zero_point[m]) * B[k][n] (K <= kGemmMaxK, see
+// packed_weights.hpp). A is read in place, row-major with stride lda: a kernel must not read past
+// A[m][K-1] of any row (tails of K are copied to a small padded stack buffer), must not touch rows
+// outside [row_begin, row_end) nor write columns >= col_begin + cols. The panel, its col_sums
+// (kNr of them) and the padding inside them are qsafe's own and may be read in full.
+//
+// A kernel may do anything internally (this contract is all the driver and tests rely on). The
+// helpers below give every kernel the scalar epilogue for free: finish_element() applies the
+// zero-point correction, the pipeline and the store exactly as the reference does.
+//
+// An ISA without its own specialization inherits its parent's (the primary template below), so a
+// new tag works, correctly and slowly, before its kernel exists.
+#ifndef QSAFE_KERNEL_DETAIL_UKERNEL_HPP_
+#define QSAFE_KERNEL_DETAIL_UKERNEL_HPP_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "qsafe/config.hpp"
+#include "qsafe/kernel/arch/scalar/output.hpp"
+#include "qsafe/kernel/output_stage.hpp"
+
+namespace qsafe {
+namespace detail {
+
+template <class Isa>
+struct GemmUkernel : GemmUkernel<typename Isa::parent> {};
+
+// The A side and the weight panel of one kernel call.
+template <class AType>
+struct GemmTask {
+  const AType* a = nullptr;        // A[0][0]; row m starts at a + m * lda
+  std::int64_t lda = 0;
+  std::int64_t k = 0;              // logical K (A columns)
+  std::int64_t k_padded = 0;       // K of the panel (multiple of kKPad); k_padded - k zero rows
+  std::int64_t row_begin = 0;      // rows [row_begin, row_end) of A and C
+  std::int64_t row_end = 0;
+  const void* panel = nullptr;     // packed weights of columns [col_begin, col_begin + kNr)
+  const std::int32_t* col_sums = nullptr;  // kNr sums for this panel
+  std::int64_t col_begin = 0;
+  int cols = 0;                    // valid columns of the panel, 1..kNr
+};
+
+// Where and how results are written.
+template <class Out, class Pipeline>
+struct GemmEpilogue {
+  const Pipeline* pipeline = nullptr;
+  Out* c = nullptr;                // C[0][0]; row m starts at c + m * ldc
+  std::int64_t ldc = 0;
+  const std::int32_t* zero_point = nullptr;  // A's zero point(s) + 128 if A is int8
+  bool zero_point_per_row = false;
+  std::int32_t zero_point_offset = 0;        // 128 for int8 A, 0 for uint8 A
+
+  QSAFE_ALWAYS_INLINE std::int32_t zero_point_u(std::int64_t row) const noexcept {
+    return (zero_point_per_row ? zero_point[row] : zero_point[0]) + zero_point_offset;
+  }
+};
+
+// u(a): A's value as the unsigned operand of a u8 x s8 dot product.
+QSAFE_ALWAYS_INLINE std::int32_t activation_u8(std::uint8_t a) noexcept { return a; }
+QSAFE_ALWAYS_INLINE std::int32_t activation_u8(std::int8_t a) noexcept { return static_cast<std::int32_t>(a) + 128; }
+
+// The reference epilogue of one element (zero-point correction, pipeline, store).
+template <class Out, class Pipeline>
+QSAFE_ALWAYS_INLINE void finish_element(const GemmEpilogue<Out, Pipeline>& epi, std::int32_t raw,
+                                        std::int32_t col_sum, std::int64_t row, std::int64_t col) noexcept {
+  const std::uint32_t correction =
+      static_cast<std::uint32_t>(epi.zero_point_u(row)) * static_cast<std::uint32_t>(col_sum);
+  const std::int32_t acc = static_cast<std::int32_t>(static_cast<std::uint32_t>(raw) - correction);
+  store_scalar(epi.c + row * epi.ldc + col, apply_stages_scalar<0>(*epi.pipeline, acc, ElementPos{row, col}));
+}
+
+// Copies the last k % 4 values of a row into a zero-padded 4-byte group (the K tail of kernels
+// that read A four bytes at a time). Only bytes inside the row are read; the padding bytes meet
+// zero weights (the panel is zero-padded in k), so their value does not matter.
+template <class AType>
+QSAFE_ALWAYS_INLINE std::uint32_t load_tail_group(const AType* row, std::int64_t k) noexcept {
+  const std::int64_t full = k & ~std::int64_t{3};
+  unsigned char bytes[4] = {0, 0, 0, 0};
+  for (std::int64_t i = full; i < k; ++i) bytes[i - full] = static_cast<unsigned char>(row[i]);
+  std::uint32_t v;
+  std::memcpy(&v, bytes, 4);
+  return v;
+}
+
+}  // namespace detail
+}  // namespace qsafe
+
+#endif  // QSAFE_KERNEL_DETAIL_UKERNEL_HPP_

@@ -1,0 +1,69 @@
+// tests/kernel/gemm_support.hpp: owning helpers and an independent reference for the GEMM tests.
+#ifndef QSAFE_TESTS_KERNEL_GEMM_SUPPORT_HPP_
+#define QSAFE_TESTS_KERNEL_GEMM_SUPPORT_HPP_
+
+#include <cstddef>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "qsafe/kernel/gemm.hpp"
+
+namespace qsafe_test {
+
+// Calls f(Isa{}) for every compiled path.
+template <class F, class... I>
+void for_each_arch(qsafe::arch::list<I...>, F&& f) {
+  (f(I{}), ...);
+}
+
+// Weights packed for Isa, with their storage.
+struct Packed {
+  std::vector<std::byte> storage;
+  qsafe::PackedWeights w;
+  qsafe::Status status = qsafe::Status::ok;
+};
+
+template <class Isa>
+Packed pack(const std::vector<std::int8_t>& w_nk, std::int64_t n, std::int64_t k) {
+  Packed p;
+  p.storage.resize(qsafe::packed_weights_size<Isa>(n, k) + 3);
+  // Deliberately misaligned storage: pack_weights aligns inside it.
+  qsafe::Span<std::byte> s(p.storage.data() + 3, p.storage.size() - 3);
+  auto r = qsafe::pack_weights<Isa>(qsafe::MatrixView<const std::int8_t>(w_nk.data(), n, k),
+                                     qsafe::WeightLayout::nk, s);
+  p.status = r.status();
+  if (r.ok()) p.w = r.value();
+  return p;
+}
+
+// acc[m][n] = sum_k (A[m][k] - zp[m]) * W[n][k] in int64 (W in [N, K] layout).
+template <class AType>
+std::vector<std::int64_t> reference_acc(const std::vector<AType>& a, const std::vector<std::int32_t>& zp,
+                                        const std::vector<std::int8_t>& w_nk, std::int64_t m, std::int64_t n,
+                                        std::int64_t k) {
+  std::vector<std::int64_t> c(static_cast<std::size_t>(m * n));
+  for (std::int64_t i = 0; i < m; ++i) {
+    const std::int64_t z = zp.size() == 1 ? zp[0] : zp[static_cast<std::size_t>(i)];
+    for (std::int64_t j = 0; j < n; ++j) {
+      std::int64_t s = 0;
+      for (std::int64_t kk = 0; kk < k; ++kk)
+        s += (static_cast<std::int64_t>(a[static_cast<std::size_t>(i * k + kk)]) - z) *
+             w_nk[static_cast<std::size_t>(j * k + kk)];
+      c[static_cast<std::size_t>(i * n + j)] = s;
+    }
+  }
+  return c;
+}
+
+template <class T>
+std::vector<T> random_vector(std::mt19937& rng, std::size_t size, int lo, int hi) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<T> v(size);
+  for (auto& x : v) x = static_cast<T>(d(rng));
+  return v;
+}
+
+}  // namespace qsafe_test
+
+#endif  // QSAFE_TESTS_KERNEL_GEMM_SUPPORT_HPP_
