@@ -4,7 +4,7 @@
 Run from the repository root: /usr/bin/python3 scripts/golden/npy_files.py
 
 Good files: every supported dtype, element i of the flattened array holding pattern(i) =
-(i * 7) % 23 - 11 (uint8: without the - 11; floats: times 0.25), in shapes (), (0,), (5,), (2, 3)
+(i * 7) % 23 - 11 (uint8, uint16: without the - 11; floats: times 0.25), in shapes (), (0,), (5,), (2, 3)
 and (2, 3, 4); format versions 1.0, 2.0 and 3.0.
 Files qsafe must reject with a clear error: fortran order, big-endian, object, bool, float16,
 complex64 and a structured dtype.
@@ -19,7 +19,7 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "data", "npy"
 def pattern(n, dtype):
     i = np.arange(n)
     v = (i * 7) % 23
-    if np.dtype(dtype) == np.uint8:
+    if np.dtype(dtype).kind == "u":
         return v.astype(dtype)
     v = v - 11
     if np.dtype(dtype).kind == "f":
@@ -35,7 +35,7 @@ def save(name, arr, version=None):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for dt in ("float32", "float64", "int8", "uint8", "int16", "int32", "int64"):
+    for dt in ("float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "int64"):
         save("%s_2x3.npy" % dt, pattern(6, dt).reshape(2, 3))
     save("float32_scalar.npy", pattern(1, "float32").reshape(()))
     save("float32_empty.npy", pattern(0, "float32"))

@@ -33,7 +33,7 @@ std::vector<std::uint8_t> file_bytes(const std::string& path) {
 // The generator's pattern: element i = (i * 7) % 23 - 11 (uint8 without - 11; floats * 0.25).
 double pattern(std::int64_t i, DType t) {
   const double v = static_cast<double>((i * 7) % 23);
-  if (t == DType::uint8) return v;
+  if (t == DType::uint8 || t == DType::uint16) return v;
   if (t == DType::float32 || t == DType::float64) return (v - 11) * 0.25;
   return v - 11;
 }
@@ -69,8 +69,8 @@ std::vector<std::uint8_t> with_header(const std::string& dict, std::size_t data_
 }  // namespace
 
 TEST_CASE("npy: reads every dtype NumPy wrote", "[io][npy]") {
-  const DType all[] = {DType::float32, DType::float64, DType::int8, DType::uint8,
-                       DType::int16,   DType::int32,   DType::int64};
+  const DType all[] = {DType::float32, DType::float64, DType::int8,  DType::uint8,
+                       DType::int16,   DType::uint16,  DType::int32, DType::int64};
   for (DType t : all) {
     const std::string path = kDir + qsafe::io::dtype_name(t) + "_2x3.npy";
     INFO(path);
@@ -135,7 +135,8 @@ TEST_CASE("npy: round trip of every dtype through memory and through a file", "[
   };
   const std::vector<std::vector<std::int64_t>> shapes = {{}, {0}, {1}, {7}, {3, 0, 2}, {2, 3, 4, 5}, {1, 1, 1, 1, 1, 1, 1, 1, 1, 2}};
   for (const auto& shape : shapes) {
-    for (DType t : {DType::float32, DType::float64, DType::int8, DType::uint8, DType::int16, DType::int32, DType::int64}) {
+    for (DType t : {DType::float32, DType::float64, DType::int8, DType::uint8, DType::int16, DType::uint16, DType::int32,
+                    DType::int64}) {
       NpyArray a(t, shape);
       for (std::size_t i = 0; i < a.byte_size(); ++i) a.bytes()[i] = static_cast<std::uint8_t>(rng());
       round_trip(a);
@@ -214,6 +215,7 @@ TEST_CASE("npy: malformed headers", "[io][npy]") {
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), ", 24, "quoted string"},
       {"{'descr': '<f4, 'fortran_order': False, 'shape': (2, 3), }", 24, "header"},
       {"{'descr': '<u8', 'fortran_order': False, 'shape': (3,), }", 24, "unsupported dtype"},
+      {"{'descr': '<u4', 'fortran_order': False, 'shape': (3,), }", 12, "unsupported dtype"},
       {"{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }", 12, "big-endian"},
       {"{'descr': '|i4', 'fortran_order': False, 'shape': (3,), }", 12, "unsupported dtype"},
       {"{'descr': '', 'fortran_order': False, 'shape': (3,), }", 12, "unsupported dtype"},

@@ -3,7 +3,7 @@
 // ("w.npy: truncated: the header promises 48 bytes of float32 data but 40 follow").
 //
 // Supported: format versions 1.0, 2.0 and 3.0 (3.0 differs only in allowing UTF-8 in the header);
-// dtypes float32, float64, int8, uint8, int16, int32, int64; C order; little-endian (one-byte types
+// dtypes float32, float64, int8, uint8, int16, uint16, int32, int64; C order; little-endian (one-byte types
 // also accept '|'); any rank from 0 (a scalar) to 32 (NumPy's limit).
 // Rejected with an NpyError: a bad magic string or version, a header that is not NumPy's dict
 // (missing, repeated or unknown keys, bad syntax), fortran_order True, big-endian data, any other
@@ -53,13 +53,14 @@ class NpyError : public std::runtime_error {
   std::string problem_;
 };
 
-enum class DType : std::uint8_t { float32, float64, int8, uint8, int16, int32, int64 };
+enum class DType : std::uint8_t { float32, float64, int8, uint8, int16, uint16, int32, int64 };
 
 constexpr std::size_t dtype_size(DType t) noexcept {
   switch (t) {
     case DType::int8:
     case DType::uint8: return 1;
-    case DType::int16: return 2;
+    case DType::int16:
+    case DType::uint16: return 2;
     case DType::float32:
     case DType::int32: return 4;
     case DType::float64:
@@ -76,6 +77,7 @@ constexpr const char* dtype_name(DType t) noexcept {
     case DType::int8: return "int8";
     case DType::uint8: return "uint8";
     case DType::int16: return "int16";
+    case DType::uint16: return "uint16";
     case DType::int32: return "int32";
     case DType::int64: return "int64";
   }
@@ -90,13 +92,15 @@ constexpr const char* dtype_descr(DType t) noexcept {
     case DType::int8: return "|i1";
     case DType::uint8: return "|u1";
     case DType::int16: return "<i2";
+    case DType::uint16: return "<u2";
     case DType::int32: return "<i4";
     case DType::int64: return "<i8";
   }
   return "?";
 }
 
-// The DType of a C++ element type (float, double, int8_t, uint8_t, int16_t, int32_t, int64_t).
+// The DType of a C++ element type (float, double, int8_t, uint8_t, int16_t, uint16_t, int32_t,
+// int64_t).
 template <class T>
 struct DTypeOf;
 template <> struct DTypeOf<float> { static constexpr DType value = DType::float32; };
@@ -104,6 +108,7 @@ template <> struct DTypeOf<double> { static constexpr DType value = DType::float
 template <> struct DTypeOf<std::int8_t> { static constexpr DType value = DType::int8; };
 template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::uint8; };
 template <> struct DTypeOf<std::int16_t> { static constexpr DType value = DType::int16; };
+template <> struct DTypeOf<std::uint16_t> { static constexpr DType value = DType::uint16; };
 template <> struct DTypeOf<std::int32_t> { static constexpr DType value = DType::int32; };
 template <> struct DTypeOf<std::int64_t> { static constexpr DType value = DType::int64; };
 
@@ -250,6 +255,7 @@ class NpyArray {
       case DType::int8: convert_from<std::int8_t>(out, n); break;
       case DType::uint8: convert_from<std::uint8_t>(out, n); break;
       case DType::int16: convert_from<std::int16_t>(out, n); break;
+      case DType::uint16: convert_from<std::uint16_t>(out, n); break;
       case DType::int32: convert_from<std::int32_t>(out, n); break;
       case DType::int64: convert_from<std::int64_t>(out, n); break;
     }
@@ -404,8 +410,8 @@ inline DType npy_dtype_from_descr(const std::string& descr, const std::string& f
     DType dtype;
   };
   static const Known known[] = {{"f4", DType::float32}, {"f8", DType::float64}, {"i1", DType::int8},
-                                {"u1", DType::uint8},   {"i2", DType::int16},   {"i4", DType::int32},
-                                {"i8", DType::int64}};
+                                {"u1", DType::uint8},   {"i2", DType::int16},   {"u2", DType::uint16},
+                                {"i4", DType::int32},   {"i8", DType::int64}};
   const bool has_order = order == '<' || order == '>' || order == '|' || order == '=';
   const std::string bare = has_order ? code : descr;
   for (const Known& k : known) {
@@ -421,7 +427,7 @@ inline DType npy_dtype_from_descr(const std::string& descr, const std::string& f
   else if (bare == "f2") name += " (float16)";
   else if (!bare.empty() && bare[0] == 'c') name += " (complex)";
   throw NpyError(file, "unsupported dtype '" + name +
-                           "'; qsafe reads float32, float64, int8, uint8, int16, int32 and int64");
+                           "'; qsafe reads float32, float64, int8, uint8, int16, uint16, int32 and int64");
 }
 
 inline std::uint32_t npy_read_le(const std::uint8_t* p, int n) noexcept {
