@@ -12,6 +12,7 @@ quantized FloatFunctional add.
 
 Writes <dir>/torch_int8/:
     qparams.json          scale / zero point of the input and of every layer's output, weight scales
+    qparams.txt           the same as hex floats, one layer per line, for C++ tests
     <layer>.int.npy       each layer's quantized output (int_repr, NCHW) for the first N test samples
     logits.npy            the dequantized final logits for those samples (float32)
     accuracy.txt          the int8 model's test accuracy on all test samples
@@ -94,8 +95,13 @@ def main():
             outputs[name] = output
         return hook
 
-    for name in ["quant", "conv1", "conv2", "pool", "dw3", "res", "fc1", "fc2"]:
+    for name in ["quant", "conv1", "conv2", "pool", "dw3", "fc1", "fc2"]:
         getattr(model, name).register_forward_hook(keep(name))
+
+    def keep_residual(_module, inputs):  # QFunctional.add runs no hooks: take fc1's (flattened) input
+        outputs["res"] = inputs[0].reshape(-1, 16, 4, 4)
+
+    model.fc1.register_forward_pre_hook(keep_residual)
     with torch.no_grad():
         logits = model(test_x)
     accuracy = float((logits.argmax(1).numpy() == test_y).mean())
@@ -107,14 +113,21 @@ def main():
     for name, t in outputs.items():
         np.save(os.path.join(out, f"{name}.int.npy"), t.int_repr()[:n].numpy())
         entry = {"scale": float(t.q_scale()), "zero_point": int(t.q_zero_point())}
-        mod = getattr(model, name)
-        if hasattr(mod, "weight") and callable(mod.weight):
+        mod = getattr(model, name, None)
+        if name == "res":
+            mod = None
+        if mod is not None and hasattr(mod, "weight") and callable(mod.weight):
             w = mod.weight()
             entry["weight_scales"] = [float(s) for s in w.q_per_channel_scales()]
             entry["weight_zero_points"] = [int(z) for z in w.q_per_channel_zero_points()]
         qparams["layers"][name] = entry
     with open(os.path.join(out, "qparams.json"), "w") as f:
         json.dump(qparams, f, indent=1)
+    # The same, exactly, for C++ tests: "<layer> <scale as hex float> <zero point> [<weight scale hex> ...]".
+    with open(os.path.join(out, "qparams.txt"), "w") as f:
+        for name, e in qparams["layers"].items():
+            ws = " ".join(float(s).hex() for s in e.get("weight_scales", []))
+            f.write(f"{name} {float(e['scale']).hex()} {e['zero_point']} {ws}".rstrip() + "\n")
     np.save(os.path.join(out, "logits.npy"), logits[:n].numpy().astype(np.float32))
     with open(os.path.join(out, "accuracy.txt"), "w") as f:
         f.write(f"{accuracy:.6f}\n")
