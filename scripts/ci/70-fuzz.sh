@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# libFuzzer (Clang, -fsanitize=fuzzer,address,undefined): every fuzz/fuzz_<target>.cpp runs for a
+# bounded number of inputs, starting from its committed seed corpus fuzz/corpus/<target>/ (copied, so
+# the run never edits the repository). A crash stops the stage and leaves the reproducer in
+# build/fuzz/artifacts/<target>/. Longer runs: QSAFE_FUZZ_RUNS / QSAFE_FUZZ_SECONDS, see docs/ci.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=build/fuzz
+runs=${QSAFE_FUZZ_RUNS:-20000}
+seconds=${QSAFE_FUZZ_SECONDS:-20}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DQSAFE_BUILD_FUZZERS=ON -DQSAFE_BUILD_BENCHMARKS=OFF -DQSAFE_BUILD_EXAMPLES=OFF >/dev/null
+targets=()
+for src in fuzz/fuzz_*.cpp; do
+  t=$(basename "$src" .cpp); targets+=("${t#fuzz_}")
+done
+cmake --build "$build" -j"${QSAFE_JOBS:-2}" --target "${targets[@]/#/qsafe_fuzz_}"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
+  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
+fi
+for t in "${targets[@]}"; do
+  work=$build/work/$t; artifacts=$build/artifacts/$t
+  rm -rf "$work"; mkdir -p "$work" "$artifacts"
+  cp fuzz/corpus/"$t"/* "$work"/
+  echo "--- fuzz $t: up to $runs inputs or $seconds s"
+  if ! "$build/fuzz/qsafe_fuzz_$t" -runs="$runs" -max_total_time="$seconds" -max_len=4096 \
+        -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" >"$build/$t.log" 2>&1; then
+    tail -n 60 "$build/$t.log"
+    echo "fuzz $t: FAILED; reproducer(s): $(ls "$artifacts")" >&2
+    echo "replay one with: $build/fuzz/qsafe_fuzz_$t $artifacts/<file>" >&2
+    exit 1
+  fi
+  grep -E "^stat::number_of_executed_units|^Done" "$build/$t.log" | tr '\n' ' '; echo
+done
