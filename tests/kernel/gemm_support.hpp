@@ -37,6 +37,14 @@ Packed pack(const std::vector<std::int8_t>& w_nk, std::int64_t n, std::int64_t k
   return p;
 }
 
+// gemm<Isa> with a workspace of exactly the size it asks for (plus a misalignment).
+template <class Isa, class AType, class Pipeline, class Out>
+qsafe::Status gemm(qsafe::MatrixView<const AType> a, qsafe::Span<const std::int32_t> zp, const qsafe::PackedWeights& w,
+                   const Pipeline& p, qsafe::MatrixView<Out> c, const qsafe::ParallelFor& par = {}) {
+  std::vector<std::byte> ws(qsafe::gemm_workspace_size<Isa>(a.rows(), w) + 1);
+  return qsafe::gemm<Isa>(a, zp, w, p, c, qsafe::Span<std::byte>(ws.data() + 1, ws.size() - 1), par);
+}
+
 // acc[m][n] = sum_k (A[m][k] - zp[m]) * W[n][k] in int64 (W in [N, K] layout).
 template <class AType>
 std::vector<std::int64_t> reference_acc(const std::vector<AType>& a, const std::vector<std::int32_t>& zp,

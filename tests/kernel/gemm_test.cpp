@@ -67,7 +67,7 @@ void check_raw(const Case& c, std::mt19937& rng, bool per_row, int zp_mode, int 
   const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, c.n, c.k);
   REQUIRE(p.status == Status::ok);
   std::vector<std::int32_t> out(static_cast<std::size_t>(c.m * c.n), 0x5a5a5a5a);
-  const Status s = qsafe::gemm<Isa>(MatrixView<const AType>(a.data(), c.m, c.k), Span<const std::int32_t>(zp),
+  const Status s = qsafe_test::gemm<Isa>(MatrixView<const AType>(a.data(), c.m, c.k), Span<const std::int32_t>(zp),
                                     p.w, qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), c.m, c.n));
   REQUIRE(s == Status::ok);
   const std::vector<std::int64_t> ref = qsafe_test::reference_acc(a, zp, w, c.m, c.n, c.k);
@@ -125,7 +125,7 @@ TEST_CASE("gemm: extreme values at the largest K are exact (no int16 saturation,
       const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);
       REQUIRE(p.status == Status::ok);
       std::vector<std::int32_t> out(static_cast<std::size_t>(m * n));
-      REQUIRE(qsafe::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
+      REQUIRE(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
                                qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), m, n)) == Status::ok);
       const auto ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
       for (std::size_t i = 0; i < ref.size(); ++i) {
@@ -147,37 +147,37 @@ TEST_CASE("gemm: bad input is a status, never a crash", "[kernel][gemm]") {
   const MatrixView<const std::uint8_t> av(a.data(), m, k);
   const MatrixView<std::int32_t> cv(c.data(), m, n);
   const Span<const std::int32_t> zv(zp);
-  CHECK(qsafe::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), cv) == Status::ok);
+  CHECK(qsafe_test::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), cv) == Status::ok);
   // shapes
-  CHECK(qsafe::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), m, k - 1), zv, p.w, qsafe::pipeline(), cv) ==
+  CHECK(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), m, k - 1), zv, p.w, qsafe::pipeline(), cv) ==
         Status::shape_mismatch);
-  CHECK(qsafe::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n - 1)) ==
+  CHECK(qsafe_test::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n - 1)) ==
         Status::shape_mismatch);
-  CHECK(qsafe::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m - 1, n)) ==
+  CHECK(qsafe_test::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m - 1, n)) ==
         Status::shape_mismatch);
   std::vector<std::int32_t> zp2{1, 2};
-  CHECK(qsafe::gemm<Isa>(av, Span<const std::int32_t>(zp2), p.w, qsafe::pipeline(), cv) == Status::shape_mismatch);
+  CHECK(qsafe_test::gemm<Isa>(av, Span<const std::int32_t>(zp2), p.w, qsafe::pipeline(), cv) == Status::shape_mismatch);
   // null data with non-zero sizes
-  CHECK(qsafe::gemm<Isa>(MatrixView<const std::uint8_t>(nullptr, m, k), zv, p.w, qsafe::pipeline(), cv) ==
+  CHECK(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(nullptr, m, k), zv, p.w, qsafe::pipeline(), cv) ==
         Status::null_pointer);
-  CHECK(qsafe::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), MatrixView<std::int32_t>(nullptr, m, n)) ==
+  CHECK(qsafe_test::gemm<Isa>(av, zv, p.w, qsafe::pipeline(), MatrixView<std::int32_t>(nullptr, m, n)) ==
         Status::null_pointer);
-  CHECK(qsafe::gemm<Isa>(av, Span<const std::int32_t>(nullptr, 1), p.w, qsafe::pipeline(), cv) ==
+  CHECK(qsafe_test::gemm<Isa>(av, Span<const std::int32_t>(nullptr, 1), p.w, qsafe::pipeline(), cv) ==
         Status::null_pointer);
   // zero point outside A's range
   std::vector<std::int32_t> bad_zp{256};
-  CHECK(qsafe::gemm<Isa>(av, Span<const std::int32_t>(bad_zp), p.w, qsafe::pipeline(), cv) ==
+  CHECK(qsafe_test::gemm<Isa>(av, Span<const std::int32_t>(bad_zp), p.w, qsafe::pipeline(), cv) ==
         Status::invalid_argument);
   // empty weights, and weights packed for another path
-  CHECK(qsafe::gemm<Isa>(av, zv, qsafe::PackedWeights{}, qsafe::pipeline(), cv) == Status::invalid_argument);
+  CHECK(qsafe_test::gemm<Isa>(av, zv, qsafe::PackedWeights{}, qsafe::pipeline(), cv) == Status::invalid_argument);
   CHECK(qsafe::gemm(av, zv, qsafe::PackedWeights{}, qsafe::pipeline(), cv) == Status::invalid_argument);
   for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
     using Other = decltype(isa);
     if (std::is_same<Other, Isa>::value || !Other::available()) return;
     const qsafe_test::Packed q = qsafe_test::pack<Other>(w, n, k);
     REQUIRE(q.status == Status::ok);
-    CHECK(qsafe::gemm<Isa>(av, zv, q.w, qsafe::pipeline(), cv) == Status::invalid_argument);
-    CHECK(qsafe::gemm<Other>(av, zv, p.w, qsafe::pipeline(), cv) == Status::invalid_argument);
+    CHECK(qsafe_test::gemm<Isa>(av, zv, q.w, qsafe::pipeline(), cv) == Status::invalid_argument);
+    CHECK(qsafe_test::gemm<Other>(av, zv, p.w, qsafe::pipeline(), cv) == Status::invalid_argument);
   });
   // packing: K too large, storage too small, null storage
   std::vector<std::byte> tiny(16);
@@ -192,10 +192,23 @@ TEST_CASE("gemm: bad input is a status, never a crash", "[kernel][gemm]") {
                                  Span<std::byte>(tiny))
             .status() == Status::null_pointer);
   // negative sizes
-  CHECK(qsafe::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), -1, k), zv, p.w, qsafe::pipeline(), cv) ==
+  CHECK(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), -1, k), zv, p.w, qsafe::pipeline(), cv) ==
         Status::invalid_argument);
-  // workspace: none needed today
+  // workspace: scalar needs none; AVX2 widens A into it
   CHECK(qsafe::gemm_workspace_size<Isa>(m, p.w) == 0);
+#if QSAFE_COMPILE_AVX2
+  if (qsafe::arch::avx2::available()) {
+    const qsafe_test::Packed q = qsafe_test::pack<qsafe::arch::avx2>(w, n, k);
+    const std::size_t need = qsafe::gemm_workspace_size(m, q.w);
+    CHECK(need == qsafe::gemm_workspace_size<qsafe::arch::avx2>(m, q.w));
+    CHECK(need >= static_cast<std::size_t>(m * 8 * 2));
+    std::vector<std::byte> ws(need);
+    CHECK(qsafe::gemm(av, zv, q.w, qsafe::pipeline(), cv, Span<std::byte>(ws.data(), need - 1)) ==
+          Status::workspace_too_small);
+    CHECK(qsafe::gemm(av, zv, q.w, qsafe::pipeline(), cv, Span<std::byte>(nullptr, need)) == Status::null_pointer);
+    CHECK(qsafe::gemm(av, zv, q.w, qsafe::pipeline(), cv, Span<std::byte>(ws)) == Status::ok);
+  }
+#endif
 }
 
 TEST_CASE("gemm: forcing a path the CPU lacks is unsupported_arch", "[kernel][gemm]") {
@@ -206,7 +219,7 @@ TEST_CASE("gemm: forcing a path the CPU lacks is unsupported_arch", "[kernel][ge
     REQUIRE(p.status == Status::ok);
     std::vector<std::uint8_t> a(8, 1);
     std::vector<std::int32_t> zp{0}, c(6);
-    const Status s = qsafe::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), 2, 4), Span<const std::int32_t>(zp),
+    const Status s = qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), 2, 4), Span<const std::int32_t>(zp),
                                       p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), 2, 3));
     CHECK(s == (Isa::available() ? Status::ok : Status::unsupported_arch));
   });
@@ -225,7 +238,7 @@ TEST_CASE("gemm: [K, N] weights pack to the same result as [N, K]", "[kernel][ge
                                Span<std::byte>(storage));
   REQUIRE(r.ok());
   std::vector<std::int32_t> zp{17}, c(static_cast<std::size_t>(m * n));
-  REQUIRE(qsafe::gemm(MatrixView<const std::uint8_t>(a.data(), m, k), Span<const std::int32_t>(zp), r.value(),
+  REQUIRE(qsafe_test::gemm<qsafe::arch::automatic>(MatrixView<const std::uint8_t>(a.data(), m, k), Span<const std::int32_t>(zp), r.value(),
                       qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n)) == Status::ok);
   const auto ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
   for (std::size_t i = 0; i < ref.size(); ++i) CHECK(c[i] == ref[i]);
@@ -246,7 +259,7 @@ TEST_CASE("gemm: strided A and C; only C's window is written", "[kernel][gemm]")
     if (!Isa::available()) return;
     const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);
     std::vector<std::int32_t> c(static_cast<std::size_t>(m * ldc), -1);
-    REQUIRE(qsafe::gemm<Isa>(MatrixView<const std::int8_t>(a.data(), m, k, lda), Span<const std::int32_t>(zp), p.w,
+    REQUIRE(qsafe_test::gemm<Isa>(MatrixView<const std::int8_t>(a.data(), m, k, lda), Span<const std::int32_t>(zp), p.w,
                              qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n, ldc)) == Status::ok);
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < ldc; ++j) {

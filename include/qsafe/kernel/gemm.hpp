@@ -10,7 +10,7 @@
 //
 // Three steps, as CUTLASS and CMSIS-NN split them:
 //   check_gemm(...)            every precondition, no side effects;
-//   gemm_workspace_size(...)   bytes of caller scratch gemm() needs (0 today: A is read in place);
+//   gemm_workspace_size(...)   bytes of caller scratch gemm() needs (AVX2 widens A into it);
 //   gemm(...)                  calls check_gemm itself, then runs with no error branches.
 //
 // Paths: gemm<arch::avx2>(...) forces one path; forcing one that is not compiled or that the CPU
@@ -98,11 +98,19 @@ Result<PackedWeights> pack_weights(MatrixView<const std::int8_t> w, WeightLayout
   });
 }
 
-// Scratch bytes gemm() needs for M rows with these weights. The integer GEMM reads A in place,
-// so this is 0 today; callers should still ask, as a future path may pack A.
+// Scratch bytes gemm<Isa>() needs for M rows with these weights: 0 for paths that read A in place
+// (scalar, VNNI), M x K_padded x 2 + 64 for AVX2, which widens A to int16 once per call.
+// arch::automatic: the path the weights were packed for.
 template <class Isa = arch::automatic>
-std::size_t gemm_workspace_size(std::int64_t /*m*/, const PackedWeights& /*w*/) noexcept {
-  return 0;
+std::size_t gemm_workspace_size(std::int64_t m, const PackedWeights& w) noexcept {
+  if (m < 0) return 0;
+  if constexpr (std::is_same<Isa, arch::automatic>::value) {
+    return arch::visit(arch::compiled{}, w.arch(), std::size_t{0}, [&](auto isa) noexcept {
+      return detail::workspace_bytes<detail::GemmUkernel<decltype(isa)>>(m, w.k_padded());
+    });
+  } else {
+    return detail::workspace_bytes<detail::GemmUkernel<Isa>>(m, w.k_padded());
+  }
 }
 
 // Every precondition of gemm<Isa>(...) (see the status list at the top of this file).
@@ -141,14 +149,16 @@ template <class Isa = arch::automatic, class AType, class Pipeline, class Out>
                           const Pipeline& pipeline, MatrixView<Out> c, Span<std::byte> workspace = {},
                           const ParallelFor& parallel = {}) noexcept {
   QSAFE_RETURN_IF_ERROR(check_gemm<Isa>(a, a_zero_point, w, pipeline, c));
-  if (workspace.size() < gemm_workspace_size<Isa>(a.rows(), w)) return Status::workspace_too_small;
+  const std::size_t needed = gemm_workspace_size<Isa>(a.rows(), w);
+  if (workspace.size() < needed) return Status::workspace_too_small;
+  if (needed != 0 && workspace.data() == nullptr) return Status::null_pointer;
   if constexpr (std::is_same<Isa, arch::automatic>::value) {
     return arch::visit(arch::compiled{}, w.arch(), Status::unsupported_arch, [&](auto isa) noexcept {
-      detail::run_gemm<decltype(isa)>(a, a_zero_point, w, pipeline, c, parallel);
+      detail::run_gemm<decltype(isa)>(a, a_zero_point, w, pipeline, c, workspace, parallel);
       return Status::ok;
     });
   } else {
-    detail::run_gemm<Isa>(a, a_zero_point, w, pipeline, c, parallel);
+    detail::run_gemm<Isa>(a, a_zero_point, w, pipeline, c, workspace, parallel);
     return Status::ok;
   }
 }

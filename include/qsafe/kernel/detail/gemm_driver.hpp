@@ -29,6 +29,7 @@ struct GemmDriver {
   const PackedWeights* w;
   GemmEpilogue<Out, Pipeline> epi;
   std::int64_t row_blocks;
+  const void* a_packed;
 
   std::int64_t tasks() const noexcept { return w->panels() * row_blocks; }
 
@@ -38,6 +39,7 @@ struct GemmDriver {
     t.lda = a.row_stride();
     t.k = w->k();
     t.k_padded = w->k_padded();
+    t.a_packed = a_packed;
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t p = task / row_blocks;
       const std::int64_t rb = task % row_blocks;
@@ -59,10 +61,18 @@ struct GemmDriver {
 
 template <class Isa, class AType, class Out, class Pipeline>
 void run_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_point, const PackedWeights& w,
-              const Pipeline& pipeline, MatrixView<Out> c, const ParallelFor& parallel) noexcept {
+              const Pipeline& pipeline, MatrixView<Out> c, Span<std::byte> workspace,
+              const ParallelFor& parallel) noexcept {
   using Driver = GemmDriver<Isa, AType, Out, Pipeline>;
+  using Ukernel = typename Driver::Ukernel;
   if (a.rows() == 0 || w.n() == 0) return;
-  Driver d{a, &w, GemmEpilogue<Out, Pipeline>{}, (a.rows() + Driver::kRowBlock - 1) / Driver::kRowBlock};
+  void* a_packed = nullptr;
+  if constexpr (packs_a<Ukernel>::value) {
+    const std::uintptr_t p = reinterpret_cast<std::uintptr_t>(workspace.data());
+    a_packed = workspace.data() + ((64 - p % 64) % 64);
+    Ukernel::pack_a(a, w.k_padded(), a_packed);
+  }
+  Driver d{a, &w, GemmEpilogue<Out, Pipeline>{}, (a.rows() + Driver::kRowBlock - 1) / Driver::kRowBlock, a_packed};
   d.epi.pipeline = &pipeline;
   d.epi.c = c.data();
   d.epi.ldc = c.row_stride();

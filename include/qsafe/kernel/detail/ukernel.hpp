@@ -11,6 +11,15 @@
 //   template <class AType, class Out, class Pipeline>
 //   static void run(const GemmTask<AType>& task, const GemmEpilogue<Out, Pipeline>& epi) noexcept;
 //
+// and, only if it reads A from a packed copy (the AVX2 path widens A to int16 once):
+//
+//   static std::size_t packed_a_size(std::int64_t m, std::int64_t k_padded) noexcept;  // bytes
+//   template <class AType>
+//   static void pack_a(MatrixView<const AType> a, std::int64_t k_padded, void* out) noexcept;
+//
+// The driver then packs A into the caller's workspace (64-byte aligned) once per gemm() call and
+// passes it as task.a_packed; gemm_workspace_size() reports packed_a_size + 64.
+//
 // run() computes C[row_begin:row_end, col_begin:col_begin+cols] for one weight panel:
 //
 //   raw[m][n] = sum_k u(A[m][k]) * B[k][n]        (mod 2^32; u(a) = a for uint8 A,
@@ -40,6 +49,7 @@
 #include <type_traits>
 
 #include "qsafe/config.hpp"
+#include "qsafe/core/tensor_view.hpp"
 #include "qsafe/kernel/arch/scalar/output.hpp"
 #include "qsafe/kernel/output_stage.hpp"
 
@@ -48,6 +58,21 @@ namespace detail {
 
 template <class Isa>
 struct GemmUkernel : GemmUkernel<typename Isa::parent> {};
+
+// Whether a micro-kernel packs A (declares packed_a_size / pack_a).
+template <class U, class = void>
+struct packs_a : std::false_type {};
+template <class U>
+struct packs_a<U, decltype(void(U::packed_a_size(std::int64_t{}, std::int64_t{})))> : std::true_type {};
+
+template <class U>
+std::size_t workspace_bytes(std::int64_t m, std::int64_t k_padded) noexcept {
+  if constexpr (packs_a<U>::value) {
+    return U::packed_a_size(m, k_padded) + 64;
+  } else {
+    return 0;
+  }
+}
 
 // The A side and the weight panel of one kernel call.
 template <class AType>
@@ -58,6 +83,7 @@ struct GemmTask {
   std::int64_t k_padded = 0;       // K of the panel (multiple of kKPad); k_padded - k zero rows
   std::int64_t row_begin = 0;      // rows [row_begin, row_end) of A and C
   std::int64_t row_end = 0;
+  const void* a_packed = nullptr;  // the kernel's own packed copy of A (pack_a), or null
   const void* panel = nullptr;     // packed weights of columns [col_begin, col_begin + kNr)
   const std::int32_t* col_sums = nullptr;  // kNr sums for this panel
   std::int64_t col_begin = 0;

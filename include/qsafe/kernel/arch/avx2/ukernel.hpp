@@ -1,9 +1,132 @@
-// qsafe/kernel/arch/avx2/ukernel.hpp: (placeholder) no kernel of its own yet, so the primary
-// GemmUkernel template makes this path inherit its parent's.
+// qsafe/kernel/arch/avx2/ukernel.hpp: u8 x s8 -> int32 on AVX2 without VNNI, widened to int16.
+//
+// Why widen: vpmaddubsw adds two u8*s8 products into a *saturating* int16, and 255*127*2 = 64770
+// does not fit; PyTorch's reduce_range exists to dodge exactly that. Here both operands are int16
+// and vpmaddwd sums each pair into an int32 lane, so no intermediate can saturate, for any input,
+// by construction. (Its cost: one vpmaddwd + one vpaddd per 16 MACs, and 2-byte weights.)
+//
+//   packed weights (kKr = 2, int16): per pair of k, 2 YMM of 8 columns x (k, k+1):
+//       lane j of Bv: B[2g][8v + j], B[2g + 1][8v + j]
+//   packed A (pack_a, once per call): u(A) as int16, row-major, row stride k_padded (zero tail)
+//   register tile (kMr = 6 rows x kNr = 16 columns), 12 YMM accumulators:
+//       acc[r][v] += vpmaddwd(bcast32(A16[r][2g..2g+1]), Bv)
+//   12 accumulators + 2 B + 1 broadcast + 1 product = 16 YMM registers.
 #ifndef QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_
 #define QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_
 
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+#include "qsafe/core/tensor_view.hpp"
 #include "qsafe/kernel/arch/avx2/arch.hpp"
+#include "qsafe/kernel/arch/avx2/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
+
+namespace qsafe {
+namespace detail {
+
+template <>
+struct GemmUkernel<arch::avx2> {
+  static constexpr int kMr = 6;
+  static constexpr int kNr = 16;
+  static constexpr int kKr = 2;
+  static constexpr int kKPad = 4;
+  using BElem = std::int16_t;
+  static constexpr const char* name = "u8s8_gemm_6x16c2__avx2_widen16";
+
+  static std::size_t packed_a_size(std::int64_t m, std::int64_t k_padded) noexcept {
+    return static_cast<std::size_t>(m * k_padded) * sizeof(std::int16_t);
+  }
+
+  // A16[m][k] = u(A[m][k]) for k < K, 0 up to k_padded.
+  template <class AType>
+  QSAFE_TARGET_AVX2 static void pack_a(MatrixView<const AType> a, std::int64_t k_padded, void* out) noexcept {
+    constexpr bool kFlip = std::is_same<AType, std::int8_t>::value;
+    const __m128i flip = _mm_set1_epi8(static_cast<char>(kFlip ? 0x80 : 0));
+    const std::int64_t k = a.cols();
+    for (std::int64_t m = 0; m < a.rows(); ++m) {
+      const AType* src = a.row(m);
+      std::int16_t* dst = static_cast<std::int16_t*>(out) + m * k_padded;
+      std::int64_t i = 0;
+      for (; i + 16 <= k; i += 16) {
+        const __m128i bytes = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), flip);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_cvtepu8_epi16(bytes));
+      }
+      for (; i < k; ++i) dst[i] = static_cast<std::int16_t>(activation_u8(src[i]));
+      for (; i < k_padded; ++i) dst[i] = 0;
+    }
+  }
+
+  template <class AType, class Out, class Pipeline>
+  QSAFE_TARGET_AVX2 static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    std::int64_t m = t.row_begin;
+    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e);
+    switch (t.row_end - m) {
+      case 1: tile<1>(t, m, e); break;
+      case 2: tile<2>(t, m, e); break;
+      case 3: tile<3>(t, m, e); break;
+      case 4: tile<4>(t, m, e); break;
+      case 5: tile<5>(t, m, e); break;
+      default: break;
+    }
+  }
+
+ private:
+  template <int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void tile(const GemmTask<AType>& t, std::int64_t m0,
+                                                         const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    __m256i acc[R][2];
+    const std::int16_t* rows[R];
+    for (int r = 0; r < R; ++r) {
+      rows[r] = static_cast<const std::int16_t*>(t.a_packed) + (m0 + r) * t.k_padded;
+      acc[r][0] = _mm256_setzero_si256();
+      acc[r][1] = _mm256_setzero_si256();
+    }
+    const auto* b = static_cast<const std::int16_t*>(t.panel);
+    const std::int64_t pairs = t.k_padded / 2;
+    for (std::int64_t g = 0; g < pairs; ++g, b += kNr * kKr) {
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+      for (int r = 0; r < R; ++r) {
+        std::int32_t word;
+        std::memcpy(&word, rows[r] + 2 * g, 4);
+        const __m256i a = _mm256_set1_epi32(word);
+        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, b0));
+        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, b1));
+      }
+    }
+    finish_tile<R>(t, m0, e, acc);
+  }
+
+ public:
+  // Zero-point correction, pipeline and store on a YMM tile of R rows x 16 columns; shared with
+  // the AVX-VNNI kernel (same tile shape).
+  template <int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_tile(const GemmTask<AType>& t, std::int64_t m0,
+                                                                const GemmEpilogue<Out, Pipeline>& e,
+                                                                __m256i (&acc)[R][2]) noexcept {
+    for (int r = 0; r < R; ++r) {
+      const std::int64_t row = m0 + r;
+      const __m256i zp = _mm256_set1_epi32(e.zero_point_u(row));
+      Out* c = e.c + row * e.ldc + t.col_begin;
+      for (int v = 0; v < 2; ++v) {
+        const int left = t.cols - 8 * v;
+        if (left <= 0) break;
+        const int lanes = left >= 8 ? 8 : left;
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums + 8 * v));
+        const __m256i x = _mm256_sub_epi32(acc[r][v], _mm256_mullo_epi32(zp, sums));
+        const Lanes8 l{row, t.col_begin + 8 * v, lanes, lane_mask8(lanes)};
+        store(arch::avx2{}, c + 8 * v, apply_stages<0>(arch::avx2{}, *e.pipeline, x, l), l);
+      }
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace qsafe
 
 #endif  // QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_

@@ -16,6 +16,15 @@
 
 #define QSAFE_AVX512_INLINE QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI
 
+// GCC 12 reports its own _mm512_undefined_*() (self-initialised) as uninitialised once an
+// intrinsic is inlined into a target("avx512f") function (GCC PR105593); the pragma must cover
+// the inlining site, so it wraps this header's functions.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace qsafe {
 namespace detail {
 
@@ -164,5 +173,9 @@ QSAFE_AVX512_INLINE void store(arch::avx512_vnni, float* out, __m512 v, __mmask1
 
 }  // namespace detail
 }  // namespace qsafe
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // QSAFE_KERNEL_ARCH_AVX512_VNNI_OUTPUT_HPP_

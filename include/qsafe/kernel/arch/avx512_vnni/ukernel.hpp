@@ -21,6 +21,15 @@
 #include "qsafe/kernel/arch/avx512_vnni/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
 
+// GCC 12 reports its own _mm512_undefined_*() (self-initialised) as uninitialised once an
+// intrinsic is inlined into a target("avx512f") function (GCC PR105593); the pragma must cover
+// the inlining site, so it wraps this header's functions.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace qsafe {
 namespace detail {
 
@@ -111,5 +120,9 @@ struct GemmUkernel<arch::avx512_vnni> {
 
 }  // namespace detail
 }  // namespace qsafe
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif  // QSAFE_KERNEL_ARCH_AVX512_VNNI_UKERNEL_HPP_
