@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=build/fuzz
-runs=${QSAFE_FUZZ_RUNS:-20000}
-seconds=${QSAFE_FUZZ_SECONDS:-20}
+runs=${QSAFE_FUZZ_RUNS:-50000}
+seconds=${QSAFE_FUZZ_SECONDS:-30}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DQSAFE_BUILD_FUZZERS=ON -DQSAFE_BUILD_BENCHMARKS=OFF -DQSAFE_BUILD_EXAMPLES=OFF >/dev/null
 targets=()
@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
   cp fuzz/corpus/"$t"/* "$work"/
   echo "--- fuzz $t: up to $runs inputs or $seconds s"
   if ! "$build/fuzz/qsafe_fuzz_$t" -runs="$runs" -max_total_time="$seconds" -max_len=4096 \
-        -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" >"$build/$t.log" 2>&1; then
+        -seed="${QSAFE_FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" >"$build/$t.log" 2>&1; then
     tail -n 60 "$build/$t.log"
     echo "fuzz $t: FAILED; reproducer(s): $(ls "$artifacts")" >&2
     echo "replay one with: $build/fuzz/qsafe_fuzz_$t $artifacts/<file>" >&2
