@@ -9,6 +9,7 @@
 #include "qsafe/core/span.hpp"
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
+#include "qsafe/kernel/gemm.hpp"
 #include "qsafe/quantizer/granularity.hpp"
 #include "qsafe/quantizer/qparams_from_range.hpp"
 #include "qsafe/quantizer/quantizer.hpp"
