@@ -201,6 +201,8 @@ TEST_CASE("npy: malformed headers", "[io][npy]") {
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }", 24, "negative"},
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904), }", 0, "overflows"},
       {"{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976, 8), }", 0, "overflows"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4611686018427387904, 0), }", 0, "overflows"},
+      {"{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4611686018427387904), }", 0, "overflows"},
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", 0, "beyond int64"},
       {"{'descr': '<f4', 'fortran_order': False, 'shape': (1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1), }", 4, "32"},
       {"{'descr': '<f4', 'fortran_order': False}", 0, "shape"},

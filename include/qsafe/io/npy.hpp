@@ -116,20 +116,22 @@ inline constexpr int kNpyMaxRank = 32;  // NumPy's NPY_MAXDIMS
 
 namespace detail {
 
-// numel * item, or -1 when a dim is negative or the byte count would exceed int64 (and so any file).
+// numel * item, or -1 when a dim is negative or the product of the non-zero dims times item would
+// exceed int64 (so every accepted shape has an overflow-free numel(), in any multiplication order,
+// even when another dim is 0).
 inline std::int64_t npy_byte_count(const std::vector<std::int64_t>& shape, std::size_t item) noexcept {
   std::int64_t bytes = static_cast<std::int64_t>(item);
   bool zero = false;
   for (std::int64_t d : shape) {
     if (d < 0) return -1;
-    if (d == 0) zero = true;
-  }
-  if (zero) return 0;
-  for (std::int64_t d : shape) {
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
     if (bytes > std::numeric_limits<std::int64_t>::max() / d) return -1;
     bytes *= d;
   }
-  return bytes;
+  return zero ? 0 : bytes;
 }
 
 inline std::string npy_shape_string(const std::vector<std::int64_t>& shape) {
