@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 import torch
-from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+from torch.ao.quantization.observer import HistogramObserver, MinMaxObserver, PerChannelMinMaxObserver
 
 warnings.simplefilter("ignore")  # reduce_range deprecation chatter
 f32 = np.float32
@@ -134,6 +134,8 @@ QPARAMS_CONFIGS = [
     ("qint8_symmetric", torch.qint8, torch.per_tensor_symmetric, False, None, None),
     ("qint8_symmetric_reduce", torch.qint8, torch.per_tensor_symmetric, True, None, None),
     ("quint8_symmetric", torch.quint8, torch.per_tensor_symmetric, False, None, None),
+    # MinMaxObserver refuses this one; HistogramObserver (same _calculate_qparams) accepts it.
+    ("quint8_symmetric_reduce", torch.quint8, torch.per_tensor_symmetric, True, None, None),
     ("qint8_narrow_symmetric", torch.qint8, torch.per_tensor_symmetric, False, -127, 127),
     ("qint4_affine", torch.qint8, torch.per_tensor_affine, False, -8, 7),
     ("qint4_symmetric", torch.qint8, torch.per_tensor_symmetric, False, -8, 7),
@@ -149,6 +151,8 @@ def make_observer(dtype, qscheme, reduce_range, qmin, qmax, per_channel=False):
     kw = dict(dtype=dtype, qscheme=qscheme, reduce_range=reduce_range)
     if qmin is not None:
         kw.update(quant_min=qmin, quant_max=qmax)
+    if dtype == torch.quint8 and qscheme == torch.per_tensor_symmetric and reduce_range:
+        return None if per_channel else HistogramObserver(**kw)
     if per_channel:
         kw["qscheme"] = {torch.per_tensor_affine: torch.per_channel_affine,
                          torch.per_tensor_symmetric: torch.per_channel_symmetric}[qscheme]
@@ -210,7 +214,8 @@ def gen_qparams(path):
            "// kQParamsConfigs: {name, quant_min, quant_max, symmetric}; PyTorch's own quant_min/quant_max\n"
            "// for the dtype and reduce_range flag, so the C++ test also checks qsafe's qrange_of.\n"
            "// kQParamsRows: {config, lo, hi, scale, zero_point} where PyTorch's scale is finite;\n"
-           "// per-tensor MinMaxObserver and PerChannelMinMaxObserver agree on every row (checked).\n"
+           "// per-tensor MinMaxObserver and PerChannelMinMaxObserver agree on every row (checked;\n"
+           "// quint8_symmetric_reduce comes from HistogramObserver, the only observer accepting it).\n"
            "// kQParamsOverflowRows: {config, lo, hi}: PyTorch returns scale inf, qsafe out_of_range.\n"]
     configs, rows, overflow = [], [], []
     for ci, (name, dtype, qscheme, reduce_range, qmin, qmax) in enumerate(QPARAMS_CONFIGS):
@@ -222,14 +227,15 @@ def gen_qparams(path):
         ranges = qparam_ranges(rng, qmin_t, qmax_t)
         lo_t = torch.tensor([a for a, _ in ranges], dtype=torch.float32)
         hi_t = torch.tensor([b for _, b in ranges], dtype=torch.float32)
-        ps, pz = pobs._calculate_qparams(lo_t, hi_t)
+        ps, pz = pobs._calculate_qparams(lo_t, hi_t) if pobs is not None else (None, None)
         for i, (lo, hi) in enumerate(ranges):
             s, z = obs._calculate_qparams(torch.tensor(lo), torch.tensor(hi))
             s, z = float(s), int(z)
             if math.isinf(s) or math.isnan(s):
                 overflow.append("  {%d, %s, %s}," % (ci, hexf(lo), hexf(hi)))
                 continue
-            assert float(ps[i]) == s and int(pz[i]) == z, ("per-channel differs", name, lo, hi)
+            if ps is not None:
+                assert float(ps[i]) == s and int(pz[i]) == z, ("per-channel differs", name, lo, hi)
             rows.append("  {%d, %s, %s, %s, %d}," % (ci, hexf(lo), hexf(hi), hexf(s), z))
     out.append("static const QParamsConfig kQParamsConfigs[] = {\n%s\n};\n" % "\n".join(configs))
     out.append("static const QParamsRow kQParamsRows[] = {\n%s\n};\n" % "\n".join(rows))
