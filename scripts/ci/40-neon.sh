@@ -26,10 +26,11 @@ configure_and_build neon-dotprod armv8.2-a+dotprod neon_dotprod
 configure_and_build neon-plain armv8-a neon
 configure_and_build neon-dotprod-clang armv8.2-a+dotprod neon_dotprod -DQSAFE_CROSS_CLANG=ON
 
+# QSAFE_EXPECT_ARCHS (tests/kernel/paths_test.cpp) reaches the guest: qemu-user passes the environment.
 echo "--- neon_dotprod build, qemu default CPU"
-"${qemu[@]}" build/neon-dotprod/qsafe_cross_test
+QSAFE_EXPECT_ARCHS=neon_dotprod,neon,scalar "${qemu[@]}" build/neon-dotprod/qsafe_cross_test
 echo "--- plain NEON build, qemu -cpu cortex-a53"
-"${qemu[@]}" -cpu cortex-a53 build/neon-plain/qsafe_cross_test
+QSAFE_EXPECT_ARCHS=neon,scalar "${qemu[@]}" -cpu cortex-a53 build/neon-plain/qsafe_cross_test
 echo "--- negative control: the dot-product build must fault on cortex-a53"
 set +e
 "${qemu[@]}" -cpu cortex-a53 build/neon-dotprod/qsafe_cross_test "[gemm]" >/dev/null 2>&1
@@ -40,4 +41,4 @@ if [ "$rc" -ne 132 ]; then  # 128 + SIGILL
   exit 1
 fi
 echo "--- neon_dotprod build (Clang), qemu default CPU"
-"${qemu[@]}" build/neon-dotprod-clang/qsafe_cross_test
+QSAFE_EXPECT_ARCHS=neon_dotprod,neon,scalar "${qemu[@]}" build/neon-dotprod-clang/qsafe_cross_test

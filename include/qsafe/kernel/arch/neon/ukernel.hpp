@@ -36,11 +36,15 @@
 // partial group through load_tail_group() (only bytes inside the row are read; its padding meets
 // the panel's zero rows). Rows in blocks of 4, the remainder as 2 + 1. Columns past t.cols are
 // computed from the panel's zero padding and never stored.
+//
+// Epilogue: full panels apply the output pipeline to the two accumulator registers of each row
+// (arch/neon/output.hpp) and store 8 values; the last, partial panel uses finish_element().
 #ifndef QSAFE_KERNEL_ARCH_NEON_UKERNEL_HPP_
 #define QSAFE_KERNEL_ARCH_NEON_UKERNEL_HPP_
 
 #include "qsafe/config.hpp"
 #include "qsafe/kernel/arch/neon/arch.hpp"
+#include "qsafe/kernel/arch/neon/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
 
 #if QSAFE_AARCH64
@@ -75,19 +79,30 @@ QSAFE_ALWAYS_INLINE std::uint32_t load_group(const AType* p) noexcept {
   return v;
 }
 
-// Stores the raw sums of one row (8 columns, signed-operand form) through the reference epilogue,
-// adding back 128 * col_sum[n] (see the top of the file).
+// Finishes one row of 8 columns from its sums in signed-operand form (see the top of the file):
+// acc = raw - zp_u * col_sum with raw = sums + 128 * col_sum, i.e. acc = sums + (128 - zp_u) * col_sum
+// (MLA, mod 2^32). A full panel runs the pipeline on the registers (arch/neon/output.hpp); a
+// partial one goes element by element through the reference epilogue, so nothing past column N
+// (bias, multipliers, C) is ever read or written.
 template <class Out, class Pipeline>
 QSAFE_ALWAYS_INLINE void finish_row(const GemmEpilogue<Out, Pipeline>& epi, int32x4_t lo, int32x4_t hi,
                                     const std::int32_t* col_sums, int cols, std::int64_t row,
                                     std::int64_t col_begin) noexcept {
-  std::int32_t raw[8];
-  vst1q_s32(raw, lo);
-  vst1q_s32(raw + 4, hi);
+  if (cols == 8) {
+    const int32x4_t correction = vdupq_n_s32(128 - epi.zero_point_u(row));
+    lo = vmlaq_s32(lo, vld1q_s32(col_sums), correction);
+    hi = vmlaq_s32(hi, vld1q_s32(col_sums + 4), correction);
+    const auto out_lo = apply_stages<0>(arch::neon{}, *epi.pipeline, lo, Lanes4{row, col_begin});
+    const auto out_hi = apply_stages<0>(arch::neon{}, *epi.pipeline, hi, Lanes4{row, col_begin + 4});
+    store8(epi.c + row * epi.ldc + col_begin, out_lo, out_hi);
+    return;
+  }
+  std::int32_t sums[8];
+  vst1q_s32(sums, lo);
+  vst1q_s32(sums + 4, hi);
   for (int n = 0; n < cols; ++n) {
-    const std::uint32_t unsigned_raw =
-        static_cast<std::uint32_t>(raw[n]) + (static_cast<std::uint32_t>(col_sums[n]) << 7);
-    finish_element(epi, static_cast<std::int32_t>(unsigned_raw), col_sums[n], row, col_begin + n);
+    const std::uint32_t raw = static_cast<std::uint32_t>(sums[n]) + (static_cast<std::uint32_t>(col_sums[n]) << 7);
+    finish_element(epi, static_cast<std::int32_t>(raw), col_sums[n], row, col_begin + n);
   }
 }
 
