@@ -91,7 +91,7 @@ TEST_CASE("histogram: bin index kernels are exact floors, vector == scalar", "[o
       ok.push_back(std::nextafter(edge, -INFINITY));
       ok.push_back(std::nextafter(edge, INFINITY));
     }
-    const float inv = detail::exp2_float(-e);
+    const float inv = detail::histogram_pow2f(-e);
     REQUIRE(inv == static_cast<float>(std::ldexp(1.0, -e)));
     std::vector<std::int32_t> a(ok.size()), b(ok.size());
     detail::bin_indices_scalar(ok.data(), ok.size(), inv, 7, a.data());
@@ -108,7 +108,7 @@ TEST_CASE("histogram: one-pass window kernel, vector == scalar, stops on the fir
           "[observer][histogram]") {
   std::vector<float> x = mixed_values(2, 1000, 1.f, 0.f);
   const int e = -6;
-  const float inv = detail::exp2_float(-e);
+  const float inv = detail::histogram_pow2f(-e);
   for (int variant = 0; variant < 5; ++variant) {
     std::vector<float> y = x;
     if (variant == 1) y[700] = std::numeric_limits<float>::quiet_NaN();

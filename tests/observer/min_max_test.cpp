@@ -21,7 +21,7 @@ void check_scan_equal(const float* x, std::size_t n) {
   const detail::BatchScan s = detail::scan_batch_scalar(x, n);
   const detail::BatchScan v = detail::scan_batch(x, n);
   CHECK(s.non_finite == v.non_finite);
-  CHECK(s.non_finite == detail::count_non_finite(x, n));
+  CHECK(s.non_finite == detail::count_nan_inf(x, n));
   if (s.non_finite == 0 && n > 0) {
     CHECK(s.lo == v.lo);
     CHECK(s.hi == v.hi);

@@ -56,7 +56,7 @@ class EntropyObserver : public HistogramObserverBase<Bins> {
     if (h.empty()) return Status::empty_input;
     const Result<double> t = threshold();
     const double tv = t.value();
-    return Range{detail::clamp_to(-tv, h.min(), h.max()), detail::clamp_to(tv, h.min(), h.max())};
+    return Range{detail::clamp_range_value(-tv, h.min(), h.max()), detail::clamp_range_value(tv, h.min(), h.max())};
   }
 
   // The threshold t of step 4 (max|x| when nothing better exists); empty_input before any data.
@@ -70,16 +70,18 @@ class EntropyObserver : public HistogramObserverBase<Bins> {
     // folding puts x = -k w in |x|-bin k - 1 ... k, both within one bin, which the tail absorbs).
     const std::int64_t n = static_cast<std::int64_t>(max_abs / w) + 1;
     std::int64_t i_start = kLevels;
-    const std::int64_t i_min = static_cast<std::int64_t>(min_abs / w) + 1;  // t = i w > min|x|
+    const std::int64_t i_min = static_cast<std::int64_t>(min_abs / w) + 1;  // t = i w > min|x|; bins below i_min - 1 are empty
     if (i_start < i_min) i_start = i_min;
     if (n <= i_start) return max_abs;
 
-    double total = 0.;
-    for (std::int64_t k = 0; k < n; ++k) total += folded(k);
+    const double total = static_cast<double>(h.total());
+    // |x|-bins below k_lo are empty (one-signed data away from 0): loops start there. (-max of
+    // negative data on an edge k w folds into bin k - 1, hence the extra bin.)
+    const std::int64_t k_lo = i_min >= 2 ? i_min - 2 : 0;
     // Running sums over j < i - 1: the counts and sum c log c (so each candidate needs O(128) logs).
     double below = 0.;
     double c_log_c = 0.;
-    for (std::int64_t j = 0; j + 1 < i_start; ++j) {
+    for (std::int64_t j = k_lo; j + 1 < i_start; ++j) {
       const double c = folded(j);
       below += c;
       if (c > 0.) c_log_c += c * std::log(c);
@@ -89,7 +91,7 @@ class EntropyObserver : public HistogramObserverBase<Bins> {
     for (std::int64_t i = i_start; i <= n; ++i) {
       const double last = folded(i - 1);
       const double tail = total - below - last;  // sum c[i .. n-1]
-      const double d = divergence(i, total, tail < 0. ? 0. : tail, c_log_c);
+      const double d = divergence(i, k_lo, total, tail < 0. ? 0. : tail, c_log_c);
       if (d < best) {
         best = d;
         best_i = i;
@@ -109,7 +111,7 @@ class EntropyObserver : public HistogramObserverBase<Bins> {
   }
 
   // D(i) of step 3, given the tail mass and sum c log c over bins 0 .. i-2.
-  double divergence(std::int64_t i, double total, double tail, double c_log_c) const noexcept {
+  double divergence(std::int64_t i, std::int64_t k_lo, double total, double tail, double c_log_c) const noexcept {
     const double kept = total - tail;  // sum Q
     if (!(kept > 0.)) return std::numeric_limits<double>::infinity();
     // sum_j P_j log P_j  -  sum_g (sum_{j in g} P_j) log(Q_g)   (unnormalised), then normalise:
@@ -118,8 +120,10 @@ class EntropyObserver : public HistogramObserverBase<Bins> {
     const double p_log_p = c_log_c + (p_last > 0. ? p_last * std::log(p_last) : 0.);
     double p_log_q = 0.;
     for (std::int64_t g = 0; g < kLevels; ++g) {
-      const std::int64_t b0 = g * i / kLevels;
       const std::int64_t b1 = (g + 1) * i / kLevels;
+      if (b1 <= k_lo) continue;  // an empty group: no P, no Q
+      std::int64_t b0 = g * i / kLevels;
+      b0 = b0 < k_lo ? k_lo : b0;
       double mass = 0.;     // M_g: group mass without the tail
       double p_mass = 0.;   // sum of P over the group
       double nonzero = 0.;  // N_g: bins with P > 0

@@ -17,9 +17,8 @@
 //     half), and 0 is always a bin edge, so |x| folds exactly onto the same grid (entropy.hpp).
 // Counts are 64-bit; the exact min and max seen are kept beside the bins.
 //
-// Bin index computation, scalar and vector (they are tested equal): p = x * 2^-e is exact unless
-// it underflows; floor(p) by truncation and adjustment; an underflowed negative p (which may round
-// to -0.0) is forced to bin -1, as floor(x / w) is for any x < 0 with |x| < w.
+// Bin index computation, scalar and vector (they are tested equal): floor_scaled below, exact for
+// every finite x in range, including products that underflow.
 #ifndef QSAFE_OBSERVER_HISTOGRAM_HPP_
 #define QSAFE_OBSERVER_HISTOGRAM_HPP_
 
@@ -45,7 +44,7 @@ namespace detail {
 inline constexpr int kHistogramMinExponent = -126;
 
 // 2^e as a float, e in [-149, 127] (subnormal powers included).
-inline float exp2_float(int e) noexcept {
+inline float histogram_pow2f(int e) noexcept {
   std::uint32_t bits;
   if (e >= -126) {
     bits = static_cast<std::uint32_t>(e + 127) << 23;
@@ -58,7 +57,7 @@ inline float exp2_float(int e) noexcept {
 }
 
 // 2^e as a double, e in [-1022, 1023].
-inline double exp2_double(int e) noexcept {
+inline double histogram_pow2d(int e) noexcept {
   const std::uint64_t bits = static_cast<std::uint64_t>(e + 1023) << 52;
   double d;
   std::memcpy(&d, &bits, sizeof d);
@@ -66,36 +65,38 @@ inline double exp2_double(int e) noexcept {
 }
 
 // floor(log2(a)) for a finite a > 0 normal; -127 for zero and subnormals.
-inline int float_exponent(float a) noexcept {
+inline int unbiased_exponent(float a) noexcept {
   std::uint32_t bits;
   std::memcpy(&bits, &a, sizeof bits);
   return static_cast<int>((bits >> 23) & 0xffu) - 127;
 }
 
-// floor(x / 2^e) given inv = 2^-e; requires |x| * inv < 2^31.
-QSAFE_ALWAYS_INLINE std::int32_t floor_scaled(float x, float inv) noexcept {
-  const float p = x * inv;
-  std::int32_t t = static_cast<std::int32_t>(p);  // truncation toward zero
-  t -= (p < static_cast<float>(t)) ? 1 : 0;
-  if (x < 0.f && t == 0) t = -1;  // p underflowed to -0.0
-  return t;
+// floor(x / w) for w = 2^e, given inv = 2^-e; requires |x| * inv < 2^31.
+// t = trunc(x * inv) is exact, or 0 when the product underflows (|x / w| < 2^-126); float(t) is
+// exact (|t| < 2^23, or t equals the integral product) and so is float(t) * w (t = 0, or
+// |t * w| >= w, a normal power of two). Then floor = t - (x < t * w): the one comparison also
+// sends an underflowed negative x (t = 0) to -1, and keeps -0.0 in bin 0.
+QSAFE_ALWAYS_INLINE std::int32_t floor_scaled(float x, float inv, float w) noexcept {
+  const std::int32_t t = static_cast<std::int32_t>(x * inv);  // truncation toward zero
+  return t - (x < static_cast<float>(t) * w ? 1 : 0);
 }
 
 // floor(a / 2^k) for int64 a, k >= 0 (no reliance on the sign behaviour of >>).
-constexpr std::int64_t floor_shift(std::int64_t a, int k) noexcept {
+constexpr std::int64_t floor_div_pow2_i64(std::int64_t a, int k) noexcept {
   return a >= 0 ? (a >> k) : -(((-a) - 1) >> k) - 1;
 }
 
 // Smallest exponent satisfying (b) and (c) of the header comment for values up to |max_abs|.
 inline int exponent_floor(float max_abs) noexcept {
-  const int e = float_exponent(max_abs) - 29;
+  const int e = unbiased_exponent(max_abs) - 29;
   return e > kHistogramMinExponent ? e : kHistogramMinExponent;
 }
 
 // Bin indices relative to `first` for n values: the scalar reference.
 inline void bin_indices_scalar(const float* x, std::size_t n, float inv, std::int32_t first,
                                std::int32_t* out) noexcept {
-  for (std::size_t i = 0; i < n; ++i) out[i] = floor_scaled(x[i], inv) - first;
+  const float w = 1.f / inv;  // exact: a power of two
+  for (std::size_t i = 0; i < n; ++i) out[i] = floor_scaled(x[i], inv, w) - first;
 }
 
 #if defined(QSAFE_HAS_XSIMD)
@@ -107,17 +108,15 @@ inline void bin_indices_simd(const float* x, std::size_t n, float inv, std::int3
   constexpr std::size_t kLanes = fbatch::size;
   static_assert(ibatch::size == kLanes, "float and int32 batches must have the same lane count");
   const fbatch vinv(inv);
-  const fbatch fzero(0.f);
+  const fbatch vw(1.f / inv);
   const ibatch izero(0);
   const ibatch iminus_one(-1);
   const ibatch vfirst(first);
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     const fbatch v = fbatch::load_unaligned(x + i);
-    const fbatch p = v * vinv;  // exact, or an underflow
-    ibatch t = xsimd::to_int(p);  // truncation toward zero
-    t = t + xsimd::select(xsimd::bool_cast(p < xsimd::to_float(t)), iminus_one, izero);  // -> floor
-    t = t + xsimd::select(xsimd::bool_cast(v < fzero) & (t == izero), iminus_one, izero);  // p underflowed
+    ibatch t = xsimd::to_int(v * vinv);  // truncation toward zero
+    t = t + xsimd::select(xsimd::bool_cast(v < xsimd::to_float(t) * vw), iminus_one, izero);  // floor_scaled
     (t - vfirst).store_unaligned(out + i);
   }
   bin_indices_scalar(x + i, n - i, inv, first, out + i);
@@ -144,6 +143,7 @@ template <class Count>
 std::size_t window_add_scalar(const float* x, std::size_t n, float inv, std::int32_t first, std::uint32_t window,
                               Count* counts, float& lo, float& hi) noexcept {
   std::uint32_t idx[kWindowChunk];
+  const float w = 1.f / inv;
   float l = n > 0 ? x[0] : 0.f;
   float h = l;
   for (std::size_t start = 0; start < n; start += kWindowChunk) {
@@ -157,7 +157,7 @@ std::size_t window_add_scalar(const float* x, std::size_t n, float inv, std::int
       // Range check before converting (out-of-range float -> int is undefined); NaN fails it.
       const bool in = p > -2147483520.f && p < 2147483520.f;
       bad = bad || !in;
-      const std::int32_t t = in ? floor_scaled(v, inv) : 0;
+      const std::int32_t t = in ? floor_scaled(v, inv, w) : 0;
       idx[i] = static_cast<std::uint32_t>(t) - static_cast<std::uint32_t>(first);
       bad = bad || idx[i] >= window;
       cl = v < cl ? v : cl;
@@ -187,7 +187,7 @@ std::size_t window_add_simd(const float* x, std::size_t n, float inv, std::int32
   static_assert(kWindowChunk % kLanes == 0, "chunk must hold whole vectors");
   if (n < kWindowChunk) return window_add_scalar(x, n, inv, first, window, counts, lo, hi);
   const fbatch vinv(inv);
-  const fbatch fzero(0.f);
+  const fbatch vw(1.f / inv);
   const ibatch izero(0);
   const ibatch iminus_one(-1);
   const ibatch vfirst(first);
@@ -203,10 +203,8 @@ std::size_t window_add_simd(const float* x, std::size_t n, float inv, std::int32
     ibatch any_bits = izero;
     for (std::size_t i = 0; i < kWindowChunk; i += kLanes) {
       const fbatch v = fbatch::load_unaligned(x + start + i);
-      const fbatch p = v * vinv;
-      ibatch t = xsimd::to_int(p);  // out-of-range and NaN lanes give garbage, caught below
-      t = t + xsimd::select(xsimd::bool_cast(p < xsimd::to_float(t)), iminus_one, izero);
-      t = t + xsimd::select(xsimd::bool_cast(v < fzero) & (t == izero), iminus_one, izero);
+      ibatch t = xsimd::to_int(v * vinv);  // out-of-range and NaN lanes give garbage, caught below
+      t = t + xsimd::select(xsimd::bool_cast(v < xsimd::to_float(t) * vw), iminus_one, izero);  // floor_scaled
       const ibatch j = t - vfirst;
       // Out of the window <=> some bit above log2(window) is set in j as uint32 (window is a
       // power of two); huge values and +-Inf convert to INT_MIN or saturate, both outside.
@@ -284,7 +282,7 @@ class Histogram {
   float max() const noexcept { return max_; }
   // Bin width 2^exponent().
   int exponent() const noexcept { return exp_; }
-  double bin_width() const noexcept { return detail::exp2_double(exp_); }
+  double bin_width() const noexcept { return detail::histogram_pow2d(exp_); }
   // Absolute index of the bin holding min(): it spans [first_bin() * w, (first_bin() + 1) * w).
   std::int64_t first_bin() const noexcept { return lo_bin_; }
   // Occupied bins, from the bin of min() to the bin of max() (0 while empty()).
@@ -342,7 +340,7 @@ class Histogram {
     if (!has_range_ || n == 0) return false;
     float lo = 0.f;
     float hi = 0.f;
-    const std::size_t done = detail::window_add(x, n, detail::exp2_float(-exp_), static_cast<std::int32_t>(window_first_),
+    const std::size_t done = detail::window_add(x, n, detail::histogram_pow2f(-exp_), static_cast<std::int32_t>(window_first_),
                                                 static_cast<std::uint32_t>(Bins), counts_.data(), lo, hi);
     if (done == n) {
       const float new_min = min_ < lo ? min_ : lo;
@@ -374,7 +372,7 @@ class Histogram {
     for (std::int64_t b = other.lo_bin_; b <= other.hi_bin_; ++b) {
       const std::uint64_t c = other.counts_[static_cast<std::size_t>(b - other.window_first_)];
       if (c == 0) continue;
-      const std::int64_t to = detail::floor_shift(b, k) - window_first_;
+      const std::int64_t to = detail::floor_div_pow2_i64(b, k) - window_first_;
       QSAFE_DCHECK(to >= 0 && to < static_cast<std::int64_t>(Bins));
       counts_[static_cast<std::size_t>(to)] += c;
     }
@@ -382,7 +380,9 @@ class Histogram {
   }
 
   // Absolute bin of x at exponent e (same arithmetic as every counting path).
-  static std::int64_t bin_of(float x, int e) noexcept { return detail::floor_scaled(x, detail::exp2_float(-e)); }
+  static std::int64_t bin_of(float x, int e) noexcept {
+    return detail::floor_scaled(x, detail::histogram_pow2f(-e), detail::histogram_pow2f(e));
+  }
 
  private:
   static std::int64_t centred_window(std::int64_t lo_bin, std::int64_t hi_bin) noexcept {
@@ -395,7 +395,7 @@ class Histogram {
     QSAFE_DCHECK(has_range_);
     constexpr std::size_t kChunk = detail::kWindowChunk;  // small: index and count phases overlap
     alignas(64) std::int32_t idx[kChunk];
-    const float inv = detail::exp2_float(-exp_);
+    const float inv = detail::histogram_pow2f(-exp_);
     const std::int32_t first = static_cast<std::int32_t>(window_first_);
     for (std::size_t start = 0; start < n; start += kChunk) {
       const std::size_t m = n - start < kChunk ? n - start : kChunk;
@@ -423,7 +423,7 @@ class Histogram {
     const std::size_t j0 = static_cast<std::size_t>(lo_bin_ - window_first_);
     const std::size_t j1 = static_cast<std::size_t>(hi_bin_ - window_first_) + 1;
     auto dest = [&](std::size_t j) {
-      return static_cast<std::size_t>(detail::floor_shift(window_first_ + static_cast<std::int64_t>(j), k) - new_first);
+      return static_cast<std::size_t>(detail::floor_div_pow2_i64(window_first_ + static_cast<std::int64_t>(j), k) - new_first);
     };
     std::size_t cross = j0;
     while (cross < j1 && dest(cross) >= cross) ++cross;

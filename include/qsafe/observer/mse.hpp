@@ -34,7 +34,7 @@ namespace qsafe {
 namespace detail {
 
 // floor(v) for |v| < 2^62 without libm.
-inline double floor_double(double v) noexcept {
+inline double floor_to_double(double v) noexcept {
   const double t = static_cast<double>(static_cast<std::int64_t>(v));
   return t > v ? t - 1.0 : t;
 }
@@ -47,7 +47,7 @@ inline double quantization_error_antiderivative(double u, double qmin, double qm
   } else if (u >= qmax) {
     c = qmax;
   } else {
-    c = floor_double(u + 0.5);
+    c = floor_to_double(u + 0.5);
   }
   const double d = u - c;
   return (c - qmin) / 12.0 + (d * d * d + 0.125) / 3.0;
@@ -134,7 +134,7 @@ class MseObserver : public HistogramObserverBase<Bins> {
                      detail::quantization_error_antiderivative(u0, qmin, qmax)) /
                     (u1 - u0);
       } else {  // a bin squeezed to one point (min == max inside it)
-        double q = detail::floor_double(u0 + 0.5);
+        double q = detail::floor_to_double(u0 + 0.5);
         q = q < qmin ? qmin : (q > qmax ? qmax : q);
         per_value = (u0 - q) * (u0 - q);
       }
@@ -200,7 +200,7 @@ class MseObserver : public HistogramObserverBase<Bins> {
     const Histogram<Bins>& h = this->hist_;
     const double t = i >= th.count - 1 ? static_cast<double>(th.max_abs)
                                        : static_cast<double>(th.k0 + 1 + i) * h.bin_width();
-    return Range{detail::clamp_to(-t, h.min(), h.max()), detail::clamp_to(t, h.min(), h.max())};
+    return Range{detail::clamp_range_value(-t, h.min(), h.max()), detail::clamp_range_value(t, h.min(), h.max())};
   }
 
   // Coarse-to-fine 1-D search over indices [0, n), starting from `start`, scanning from high to

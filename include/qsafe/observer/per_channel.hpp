@@ -60,7 +60,7 @@ class PerChannelObserver {
     const AxisSplit s = split.value();
     if (s.extent != static_cast<std::int64_t>(channels_.size())) return Status::shape_mismatch;
     if (x.numel() == 0) return Status::empty_input;
-    last_non_finite_ = detail::count_non_finite(x.data, static_cast<std::size_t>(x.numel()));
+    last_non_finite_ = detail::count_nan_inf(x.data, static_cast<std::size_t>(x.numel()));
     if (last_non_finite_ != 0) return Status::non_finite_input;
     const std::size_t inner = static_cast<std::size_t>(s.inner);
     for (std::int64_t c = 0; c < s.extent; ++c) {

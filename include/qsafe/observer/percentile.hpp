@@ -20,7 +20,7 @@
 namespace qsafe {
 namespace detail {
 
-inline float clamp_to(double v, float lo, float hi) noexcept {
+inline float clamp_range_value(double v, float lo, float hi) noexcept {
   const float f = static_cast<float>(v);
   return f < lo ? lo : (f > hi ? hi : f);
 }
@@ -33,7 +33,7 @@ float value_at_rank_from_below(const Histogram<Bins>& h, double rank) noexcept {
   const double w = h.bin_width();
   for (std::size_t j = 0; j < h.used_bins(); ++j) {
     const double c = static_cast<double>(h.count(j));
-    if (c > 0. && below + c >= rank) return clamp_to(h.lower_edge(j) + (rank - below) / c * w, h.min(), h.max());
+    if (c > 0. && below + c >= rank) return clamp_range_value(h.lower_edge(j) + (rank - below) / c * w, h.min(), h.max());
     below += c;
   }
   return h.max();
@@ -47,7 +47,7 @@ float value_at_rank_from_above(const Histogram<Bins>& h, double rank) noexcept {
   for (std::size_t j = h.used_bins(); j-- > 0;) {
     const double c = static_cast<double>(h.count(j));
     if (c > 0. && above + c >= rank)
-      return clamp_to(h.lower_edge(j) + w - (rank - above) / c * w, h.min(), h.max());
+      return clamp_range_value(h.lower_edge(j) + w - (rank - above) / c * w, h.min(), h.max());
     above += c;
   }
   return h.min();

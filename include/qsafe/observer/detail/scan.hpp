@@ -32,7 +32,7 @@ QSAFE_ALWAYS_INLINE bool is_non_finite_bits(float v) noexcept {
   return (bits & 0x7f800000u) == 0x7f800000u;
 }
 
-inline std::size_t count_non_finite(const float* x, std::size_t n) noexcept {
+inline std::size_t count_nan_inf(const float* x, std::size_t n) noexcept {
   std::size_t count = 0;
   for (std::size_t i = 0; i < n; ++i) count += is_non_finite_bits(x[i]) ? 1u : 0u;
   return count;
@@ -117,7 +117,7 @@ inline BatchScan scan_batch_simd(const float* x, std::size_t n) noexcept {
     r.lo = v < r.lo ? v : r.lo;
     r.hi = v > r.hi ? v : r.hi;
   }
-  if (bad || is_non_finite_bits(r.lo) || is_non_finite_bits(r.hi)) r.non_finite = count_non_finite(x, n);
+  if (bad || is_non_finite_bits(r.lo) || is_non_finite_bits(r.hi)) r.non_finite = count_nan_inf(x, n);
   return r;
 }
 #endif
