@@ -75,6 +75,16 @@
 #endif
 #define QSAFE_DCHECK(cond) QSAFE_ASSERT(cond)
 
+// QSAFE_UNROLL: fully unroll the next loop (constant trip count), so register tiles held in small
+// arrays stay in registers.
+#if defined(__clang__)
+#define QSAFE_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define QSAFE_UNROLL _Pragma("GCC unroll 16")
+#else
+#define QSAFE_UNROLL
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define QSAFE_ALWAYS_INLINE inline __attribute__((always_inline))
 #define QSAFE_RESTRICT __restrict__

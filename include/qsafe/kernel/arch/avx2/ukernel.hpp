@@ -81,6 +81,7 @@ struct GemmUkernel<arch::avx2> {
                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
     __m256i acc[R][2];
     const std::int16_t* rows[R];
+    QSAFE_UNROLL
     for (int r = 0; r < R; ++r) {
       rows[r] = static_cast<const std::int16_t*>(t.a_packed) + (m0 + r) * t.k_padded;
       acc[r][0] = _mm256_setzero_si256();
@@ -91,6 +92,7 @@ struct GemmUkernel<arch::avx2> {
     for (std::int64_t g = 0; g < pairs; ++g, b += kNr * kKr) {
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
+      QSAFE_UNROLL
       for (int r = 0; r < R; ++r) {
         std::int32_t word;
         std::memcpy(&word, rows[r] + 2 * g, 4);
@@ -109,10 +111,12 @@ struct GemmUkernel<arch::avx2> {
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_tile(const GemmTask<AType>& t, std::int64_t m0,
                                                                 const GemmEpilogue<Out, Pipeline>& e,
                                                                 __m256i (&acc)[R][2]) noexcept {
+    QSAFE_UNROLL
     for (int r = 0; r < R; ++r) {
       const std::int64_t row = m0 + r;
       const __m256i zp = _mm256_set1_epi32(e.zero_point_u(row));
       Out* c = e.c + row * e.ldc + t.col_begin;
+      QSAFE_UNROLL
       for (int v = 0; v < 2; ++v) {
         const int left = t.cols - 8 * v;
         if (left <= 0) break;

@@ -57,64 +57,93 @@ struct GemmUkernel<arch::avx512_vnni> {
   }
 
  private:
-  template <int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tile(const GemmTask<AType>& t, std::int64_t m0,
-                                                                const GemmEpilogue<Out, Pipeline>& e) noexcept {
-    constexpr bool kFlip = std::is_same<AType, std::int8_t>::value;
-    const __m512i flip = _mm512_set1_epi32(kFlip ? static_cast<int>(0x80808080u) : 0);
-    __m512i acc[R][4];
-    const unsigned char* rows[R];
-    for (int r = 0; r < R; ++r) {
-      rows[r] = reinterpret_cast<const unsigned char*>(t.a + (m0 + r) * t.lda);
-      for (int v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_si512();
+  // The tile is walked by template recursion over its rows rather than by loops: every index into
+  // acc[][] is then a constant as soon as these always-inline helpers are inlined, which is what
+  // lets GCC keep the 24 accumulators in registers (with loops it spills them on every step).
+  template <int r, int R, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows(__m512i (&acc)[R][4], const AType* a,
+                                                                    std::int64_t lda, std::int64_t k,
+                                                                    const __m512i (&b)[4]) noexcept {
+    if constexpr (r < R) {
+      std::int32_t word;
+      std::memcpy(&word, a + r * lda + k, 4);
+      __m512i x = _mm512_set1_epi32(word);
+      // int8 A: u(a) = a ^ 0x80 in every byte (its zero point carries the +128).
+      if (std::is_same<AType, std::int8_t>::value) x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b[0]);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b[1]);
+      acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b[2]);
+      acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b[3]);
+      dot_rows<r + 1, R>(acc, a, lda, k, b);
     }
-    const auto* b = static_cast<const std::int8_t*>(t.panel);
-    const std::int64_t groups = t.k / 4;
-    for (std::int64_t g = 0; g < groups; ++g, b += kNr * kKr) {
-      const __m512i b0 = _mm512_loadu_si512(b);
-      const __m512i b1 = _mm512_loadu_si512(b + 64);
-      const __m512i b2 = _mm512_loadu_si512(b + 128);
-      const __m512i b3 = _mm512_loadu_si512(b + 192);
-      for (int r = 0; r < R; ++r) {
-        std::int32_t word;
-        std::memcpy(&word, rows[r] + 4 * g, 4);
-        __m512i a = _mm512_set1_epi32(word);
-        if (kFlip) a = _mm512_xor_si512(a, flip);
-        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
-        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
-        acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], a, b2);
-        acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], a, b3);
-      }
+  }
+
+  // The K tail: a zero-padded copy of the last k % 4 values of each row.
+  template <int r, int R, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows_tail(__m512i (&acc)[R][4], const AType* a,
+                                                                         std::int64_t lda, std::int64_t k,
+                                                                         const __m512i (&b)[4]) noexcept {
+    if constexpr (r < R) {
+      __m512i x = _mm512_set1_epi32(static_cast<int>(load_tail_group(a + r * lda, k)));
+      if (std::is_same<AType, std::int8_t>::value) x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b[0]);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b[1]);
+      acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b[2]);
+      acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b[3]);
+      dot_rows_tail<r + 1, R>(acc, a, lda, k, b);
     }
-    if (t.k % 4 != 0) {  // K tail: a zero-padded copy of the last k % 4 values of each row
-      const __m512i b0 = _mm512_loadu_si512(b);
-      const __m512i b1 = _mm512_loadu_si512(b + 64);
-      const __m512i b2 = _mm512_loadu_si512(b + 128);
-      const __m512i b3 = _mm512_loadu_si512(b + 192);
-      for (int r = 0; r < R; ++r) {
-        __m512i a = _mm512_set1_epi32(static_cast<int>(load_tail_group(t.a + (m0 + r) * t.lda, t.k)));
-        if (kFlip) a = _mm512_xor_si512(a, flip);
-        acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
-        acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
-        acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], a, b2);
-        acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], a, b3);
-      }
-    }
-    // Epilogue on the register tile: zero-point correction, pipeline, masked store.
-    for (int r = 0; r < R; ++r) {
+  }
+
+  // Epilogue on the register tile: zero-point correction, pipeline, masked store, row by row.
+  template <int r, int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][4],
+                                                                       const GemmTask<AType>& t, std::int64_t m0,
+                                                                       const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (r < R) {
       const std::int64_t row = m0 + r;
       const __m512i zp = _mm512_set1_epi32(e.zero_point_u(row));
       Out* c = e.c + row * e.ldc + t.col_begin;
-      for (int v = 0; v < 4; ++v) {
-        const int left = t.cols - 16 * v;
-        if (left <= 0) break;
-        const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
-        const __m512i sums = _mm512_loadu_si512(t.col_sums + 16 * v);
-        const __m512i x = _mm512_sub_epi32(acc[r][v], _mm512_mullo_epi32(zp, sums));
-        const Lanes16 lanes{row, t.col_begin + 16 * v, mask};
-        store(arch::avx512_vnni{}, c + 16 * v, apply_stages<0>(arch::avx512_vnni{}, *e.pipeline, x, lanes), mask);
-      }
+      finish_vector<0>(acc[r][0], t, row, zp, c, e);
+      finish_vector<1>(acc[r][1], t, row, zp, c, e);
+      finish_vector<2>(acc[r][2], t, row, zp, c, e);
+      finish_vector<3>(acc[r][3], t, row, zp, c, e);
+      finish_rows<r + 1, R>(acc, t, m0, e);
     }
+  }
+
+  template <int v, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, const GemmTask<AType>& t,
+                                                                         std::int64_t row, __m512i zp, Out* c,
+                                                                         const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    const int left = t.cols - 16 * v;
+    if (left <= 0) return;
+    const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
+    const __m512i sums = _mm512_loadu_si512(t.col_sums + 16 * v);
+    const __m512i x = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zp, sums));
+    const Lanes16 lanes{row, t.col_begin + 16 * v, mask};
+    store(arch::avx512_vnni{}, c + 16 * v, apply_stages<0>(arch::avx512_vnni{}, *e.pipeline, x, lanes), mask);
+  }
+
+  template <int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tile(const GemmTask<AType>& t, std::int64_t m0,
+                                                                const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    __m512i acc[R][4];
+    QSAFE_UNROLL
+    for (int i = 0; i < R * 4; ++i) acc[i / 4][i % 4] = _mm512_setzero_si512();
+    const AType* a = t.a + m0 * t.lda;
+    const auto* b = static_cast<const std::int8_t*>(t.panel);
+    const std::int64_t k_full = t.k & ~std::int64_t{3};
+    for (std::int64_t k = 0; k < k_full; k += 4, b += kNr * kKr) {
+      const __m512i bv[4] = {_mm512_loadu_si512(b), _mm512_loadu_si512(b + 64), _mm512_loadu_si512(b + 128),
+                             _mm512_loadu_si512(b + 192)};
+      dot_rows<0, R>(acc, a, t.lda, k, bv);
+    }
+    if (k_full != t.k) {
+      const __m512i bv[4] = {_mm512_loadu_si512(b), _mm512_loadu_si512(b + 64), _mm512_loadu_si512(b + 128),
+                             _mm512_loadu_si512(b + 192)};
+      dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
+    }
+    finish_rows<0, R>(acc, t, m0, e);
   }
 };
 

@@ -54,6 +54,7 @@ struct GemmUkernel<arch::avx_vnni> {
     const __m256i flip = _mm256_set1_epi32(kFlip ? static_cast<int>(0x80808080u) : 0);
     __m256i acc[R][2];
     const unsigned char* rows[R];
+    QSAFE_UNROLL
     for (int r = 0; r < R; ++r) {
       rows[r] = reinterpret_cast<const unsigned char*>(t.a + (m0 + r) * t.lda);
       acc[r][0] = _mm256_setzero_si256();
@@ -64,6 +65,7 @@ struct GemmUkernel<arch::avx_vnni> {
     for (std::int64_t g = 0; g < groups; ++g, b += kNr * kKr) {
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+      QSAFE_UNROLL
       for (int r = 0; r < R; ++r) {
         std::int32_t word;
         std::memcpy(&word, rows[r] + 4 * g, 4);
@@ -76,6 +78,7 @@ struct GemmUkernel<arch::avx_vnni> {
     if (t.k % 4 != 0) {  // K tail: a zero-padded copy of the last k % 4 values of each row
       const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
       const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
+      QSAFE_UNROLL
       for (int r = 0; r < R; ++r) {
         __m256i a = _mm256_set1_epi32(static_cast<int>(load_tail_group(t.a + (m0 + r) * t.lda, t.k)));
         if (kFlip) a = _mm256_xor_si256(a, flip);

@@ -1,0 +1,308 @@
+// Quantized GEMM, single-threaded, side by side: qsafe (dispatched and each forced path) against
+// oneDNN (matmul primitive, u8 src / s8 weights reordered once to its preferred layout, s32 and f32
+// dst; and dnnl_gemm_u8s8s32), gemmlowp (u8 x u8 with offsets, int32 out) and Eigen float GEMM.
+// Names: gemm/<impl>/<M>x<K>x<N>; counter GOPS = 2*M*K*N / s / 1e9. Plus peak/* loops that time
+// the multiply instructions alone, so results read as a fraction of the machine's limit.
+//
+// All integer outputs are raw int32 accumulators with an activation zero point (qsafe's
+// correction, oneDNN's src zero point, gemmlowp's lhs offset); *_f32 variants dequantize with
+// per-channel weight scales (qsafe Dequantize, oneDNN output scales with mask 2).
+// Run single-threaded: OMP_NUM_THREADS=1 (set here too, before oneDNN starts its OpenMP pool).
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <Eigen/Core>
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <public/gemmlowp.h>
+
+#include "qsafe/kernel/gemm.hpp"
+
+namespace {
+
+struct Shape {
+  std::int64_t m, k, n;
+};
+
+const Shape kShapes[] = {{1, 4096, 4096},  {16, 4096, 4096}, {128, 4096, 4096}, {3136, 576, 64},
+                         {784, 1152, 128}, {256, 1024, 1024}, {1, 256, 256},    {64, 64, 64}};
+
+constexpr std::int32_t kZeroPoint = 128;
+
+struct Data {
+  Shape s;
+  std::vector<std::uint8_t> a;     // [M, K]
+  std::vector<std::int8_t> w_nk;   // [N, K]
+  std::vector<std::int8_t> w_kn;   // [K, N]
+  std::vector<float> w_scale;      // [N]
+  explicit Data(Shape shape) : s(shape) {
+    std::mt19937 rng(1);
+    a.resize(static_cast<std::size_t>(s.m * s.k));
+    w_nk.resize(static_cast<std::size_t>(s.n * s.k));
+    w_kn.resize(w_nk.size());
+    w_scale.assign(static_cast<std::size_t>(s.n), 0.01f);
+    for (auto& x : a) x = static_cast<std::uint8_t>(rng());
+    for (auto& x : w_nk) x = static_cast<std::int8_t>(rng());
+    for (std::int64_t n = 0; n < s.n; ++n)
+      for (std::int64_t k = 0; k < s.k; ++k)
+        w_kn[static_cast<std::size_t>(k * s.n + n)] = w_nk[static_cast<std::size_t>(n * s.k + k)];
+  }
+};
+
+std::string shape_name(const char* impl, Shape s) {
+  return std::string("gemm/") + impl + "/" + std::to_string(s.m) + "x" + std::to_string(s.k) + "x" +
+         std::to_string(s.n);
+}
+
+void set_gops(benchmark::State& st, Shape s) {
+  st.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(s.m * s.k * s.n) / 1e9,
+                                           benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---------------------------------------------------------------------------------------------
+// qsafe
+
+template <class Isa, bool kFloatOut>
+void bench_qsafe(benchmark::State& st, Shape shape) {
+  if (!std::is_same<Isa, qsafe::arch::automatic>::value) {
+    bool ok = true;
+    if constexpr (!std::is_same<Isa, qsafe::arch::automatic>::value) ok = Isa::available();
+    if (!ok) {
+      st.SkipWithError("path not available on this CPU");
+      return;
+    }
+  }
+  const Data d(shape);
+  std::vector<std::byte> storage(qsafe::packed_weights_size<Isa>(shape.n, shape.k));
+  const auto packed = qsafe::pack_weights<Isa>(qsafe::MatrixView<const std::int8_t>(d.w_nk.data(), shape.n, shape.k),
+                                               qsafe::WeightLayout::nk, qsafe::Span<std::byte>(storage));
+  if (!packed.ok()) {
+    st.SkipWithError("pack_weights failed");
+    return;
+  }
+  std::vector<std::byte> ws(qsafe::gemm_workspace_size<Isa>(shape.m, packed.value()));
+  const std::int32_t zp[1] = {kZeroPoint};
+  const float a_scale[1] = {0.02f};
+  const qsafe::MatrixView<const std::uint8_t> a(d.a.data(), shape.m, shape.k);
+  if constexpr (kFloatOut) {
+    std::vector<float> c(static_cast<std::size_t>(shape.m * shape.n));
+    const auto pipe = qsafe::pipeline(
+        qsafe::Dequantize{qsafe::Span<const float>(a_scale), qsafe::Span<const float>(d.w_scale), {}});
+    for (auto _ : st) {
+      const qsafe::Status s = qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(), pipe,
+                                               qsafe::MatrixView<float>(c.data(), shape.m, shape.n),
+                                               qsafe::Span<std::byte>(ws));
+      benchmark::DoNotOptimize(s);
+      benchmark::ClobberMemory();
+    }
+  } else {
+    std::vector<std::int32_t> c(static_cast<std::size_t>(shape.m * shape.n));
+    for (auto _ : st) {
+      const qsafe::Status s = qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(),
+                                               qsafe::pipeline(),
+                                               qsafe::MatrixView<std::int32_t>(c.data(), shape.m, shape.n),
+                                               qsafe::Span<std::byte>(ws));
+      benchmark::DoNotOptimize(s);
+      benchmark::ClobberMemory();
+    }
+  }
+  set_gops(st, shape);
+}
+
+// ---------------------------------------------------------------------------------------------
+// oneDNN
+
+template <bool kFloatOut>
+void bench_onednn_matmul(benchmark::State& st, Shape s) {
+  using namespace dnnl;
+  const Data d(s);
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const memory::dims a_dims = {s.m, s.k}, b_dims = {s.k, s.n}, c_dims = {s.m, s.n};
+  const memory::desc a_md(a_dims, memory::data_type::u8, memory::format_tag::ab);
+  const memory::desc b_any(b_dims, memory::data_type::s8, memory::format_tag::any);
+  const memory::desc c_md(c_dims, kFloatOut ? memory::data_type::f32 : memory::data_type::s32, memory::format_tag::ab);
+  primitive_attr attr;
+  attr.set_zero_points(DNNL_ARG_SRC, 0, {kZeroPoint});
+  attr.set_scratchpad_mode(scratchpad_mode::user);  // scratch allocated once, as an engine would
+  if (kFloatOut) {
+    std::vector<float> scales(static_cast<std::size_t>(s.n));
+    for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = 0.02f * d.w_scale[i];
+    attr.set_output_scales(1 << 1, scales);
+  }
+  const matmul::primitive_desc pd(matmul::desc(a_md, b_any, c_md), attr, eng);
+  memory a_mem(a_md, eng, const_cast<std::uint8_t*>(d.a.data()));
+  memory b_user({b_dims, memory::data_type::s8, memory::format_tag::ab}, eng, const_cast<std::int8_t*>(d.w_kn.data()));
+  memory b_mem(pd.weights_desc(), eng);
+  reorder(b_user, b_mem).execute(strm, b_user, b_mem);  // once: weights in oneDNN's preferred layout
+  memory c_mem(c_md, eng);
+  memory scratch(pd.scratchpad_desc(), eng);
+  const matmul prim(pd);
+  for (auto _ : st) {
+    prim.execute(strm, {{DNNL_ARG_SRC, a_mem},
+                        {DNNL_ARG_WEIGHTS, b_mem},
+                        {DNNL_ARG_DST, c_mem},
+                        {DNNL_ARG_SCRATCHPAD, scratch}});
+    strm.wait();
+    benchmark::ClobberMemory();
+  }
+  set_gops(st, s);
+}
+
+void bench_onednn_gemm(benchmark::State& st, Shape s) {
+  const Data d(s);
+  std::vector<std::int32_t> c(static_cast<std::size_t>(s.m * s.n));
+  const std::int32_t co = 0;
+  for (auto _ : st) {
+    // Row-major: C[M,N] = (A - ao)[M,K] * B[K,N].
+    const dnnl_status_t r = dnnl_gemm_u8s8s32('N', 'N', 'F', s.m, s.n, s.k, 1.f, d.a.data(), s.k,
+                                              static_cast<std::uint8_t>(kZeroPoint), d.w_kn.data(), s.n, 0, 0.f,
+                                              c.data(), s.n, &co);
+    benchmark::DoNotOptimize(r);
+    benchmark::ClobberMemory();
+  }
+  set_gops(st, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemmlowp (uint8 x uint8 with offsets; weights shifted by +128 into uint8 with offset -128)
+
+void bench_gemmlowp(benchmark::State& st, Shape s) {
+  const Data d(s);
+  std::vector<std::uint8_t> w(d.w_nk.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::uint8_t>(d.w_nk[i] + 128);
+  std::vector<std::int32_t> c(static_cast<std::size_t>(s.m * s.n));
+  gemmlowp::GemmContext ctx;
+  ctx.set_max_num_threads(1);
+  const gemmlowp::MatrixMap<const std::uint8_t, gemmlowp::MapOrder::RowMajor> lhs(d.a.data(), static_cast<int>(s.m),
+                                                                                 static_cast<int>(s.k));
+  const gemmlowp::MatrixMap<const std::uint8_t, gemmlowp::MapOrder::ColMajor> rhs(w.data(), static_cast<int>(s.k),
+                                                                                 static_cast<int>(s.n));
+  gemmlowp::MatrixMap<std::int32_t, gemmlowp::MapOrder::RowMajor> out(c.data(), static_cast<int>(s.m),
+                                                                      static_cast<int>(s.n));
+  const std::tuple<> empty_pipeline;
+  for (auto _ : st) {
+    gemmlowp::GemmWithOutputPipeline<std::uint8_t, std::int32_t, gemmlowp::DefaultL8R8BitDepthParams>(
+        &ctx, lhs, rhs, &out, -kZeroPoint, -128, empty_pipeline);
+    benchmark::ClobberMemory();
+  }
+  set_gops(st, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eigen float
+
+void bench_eigen(benchmark::State& st, Shape s) {
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Mat a = Mat::Random(s.m, s.k), b = Mat::Random(s.k, s.n), c(s.m, s.n);
+  for (auto _ : st) {
+    c.noalias() = a * b;
+    benchmark::ClobberMemory();
+  }
+  benchmark::DoNotOptimize(c.data());
+  set_gops(st, s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak loops: 12 independent accumulator chains of one instruction, nothing else.
+
+#if QSAFE_COMPILE_AVX512_VNNI
+QSAFE_TARGET_AVX512_VNNI void peak_vpdpbusd_zmm(benchmark::State& st) {
+  if (!qsafe::arch::avx512_vnni::available()) return st.SkipWithError("no AVX-512 VNNI");
+  __m512i acc[12];
+  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(2);
+  for (auto& x : acc) x = _mm512_setzero_si512();
+  for (auto _ : st) {
+    for (int i = 0; i < 1000; ++i)
+      for (auto& x : acc) x = _mm512_dpbusd_epi32(x, a, b);
+    for (auto& x : acc) benchmark::DoNotOptimize(x);
+  }
+  st.counters["GOPS"] = benchmark::Counter(12 * 1000 * 64 * 2 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+#if QSAFE_COMPILE_AVX_VNNI
+QSAFE_TARGET_AVX_VNNI void peak_vpdpbusd_ymm(benchmark::State& st) {
+  if (!qsafe::arch::avx_vnni::available()) return st.SkipWithError("no AVX-VNNI");
+  __m256i acc[12];
+  const __m256i a = _mm256_set1_epi8(1), b = _mm256_set1_epi8(2);
+  for (auto& x : acc) x = _mm256_setzero_si256();
+  for (auto _ : st) {
+    for (int i = 0; i < 1000; ++i)
+      for (auto& x : acc) x = _mm256_dpbusd_avx_epi32(x, a, b);
+    for (auto& x : acc) benchmark::DoNotOptimize(x);
+  }
+  st.counters["GOPS"] = benchmark::Counter(12 * 1000 * 32 * 2 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+#if QSAFE_COMPILE_AVX2
+// vpmaddwd + vpaddd: what the AVX2 widen16 path can reach at best (16 MACs per pair).
+QSAFE_TARGET_AVX2 void peak_vpmaddwd_ymm(benchmark::State& st) {
+  if (!qsafe::arch::avx2::available()) return st.SkipWithError("no AVX2");
+  __m256i acc[12];
+  const __m256i a = _mm256_set1_epi16(1), b = _mm256_set1_epi16(2);
+  for (auto& x : acc) x = _mm256_setzero_si256();
+  for (auto _ : st) {
+    for (int i = 0; i < 1000; ++i)
+      for (auto& x : acc) x = _mm256_add_epi32(x, _mm256_madd_epi16(a, b));
+    for (auto& x : acc) benchmark::DoNotOptimize(x);
+  }
+  st.counters["GOPS"] = benchmark::Counter(12 * 1000 * 16 * 2 / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+#endif
+
+bool small_enough_for_scalar(Shape s) { return s.m * s.k * s.n <= (std::int64_t{1} << 25); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // libgomp (oneDNN's threading) reads OMP_NUM_THREADS when it is loaded, before main: if it is
+  // not set, set it and start again, so every peer runs on one thread.
+  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
+    setenv("OMP_NUM_THREADS", "1", 1);
+    execv("/proc/self/exe", argv);
+  }
+  Eigen::setNbThreads(1);
+  for (const Shape& s : kShapes) {
+    benchmark::RegisterBenchmark(shape_name("qsafe", s).c_str(), bench_qsafe<qsafe::arch::automatic, false>, s);
+    benchmark::RegisterBenchmark(shape_name("qsafe_f32", s).c_str(), bench_qsafe<qsafe::arch::automatic, true>, s);
+    if (small_enough_for_scalar(s))
+      benchmark::RegisterBenchmark(shape_name("qsafe_scalar", s).c_str(), bench_qsafe<qsafe::arch::scalar, false>, s);
+#if QSAFE_COMPILE_AVX2
+    benchmark::RegisterBenchmark(shape_name("qsafe_avx2", s).c_str(), bench_qsafe<qsafe::arch::avx2, false>, s);
+#endif
+#if QSAFE_COMPILE_AVX512_VNNI
+    benchmark::RegisterBenchmark(shape_name("qsafe_avx512_vnni", s).c_str(),
+                                 bench_qsafe<qsafe::arch::avx512_vnni, false>, s);
+#endif
+#if QSAFE_COMPILE_AVX_VNNI
+    benchmark::RegisterBenchmark(shape_name("qsafe_avx_vnni", s).c_str(), bench_qsafe<qsafe::arch::avx_vnni, false>, s);
+#endif
+    benchmark::RegisterBenchmark(shape_name("onednn_matmul", s).c_str(), bench_onednn_matmul<false>, s);
+    benchmark::RegisterBenchmark(shape_name("onednn_matmul_f32", s).c_str(), bench_onednn_matmul<true>, s);
+    benchmark::RegisterBenchmark(shape_name("onednn_gemm", s).c_str(), bench_onednn_gemm, s);
+    benchmark::RegisterBenchmark(shape_name("gemmlowp", s).c_str(), bench_gemmlowp, s);
+    benchmark::RegisterBenchmark(shape_name("eigen_f32", s).c_str(), bench_eigen, s);
+  }
+#if QSAFE_COMPILE_AVX512_VNNI
+  benchmark::RegisterBenchmark("peak/vpdpbusd_zmm", peak_vpdpbusd_zmm);
+#endif
+#if QSAFE_COMPILE_AVX_VNNI
+  benchmark::RegisterBenchmark("peak/vpdpbusd_ymm", peak_vpdpbusd_ymm);
+#endif
+#if QSAFE_COMPILE_AVX2
+  benchmark::RegisterBenchmark("peak/vpmaddwd_vpaddd_ymm", peak_vpmaddwd_ymm);
+#endif
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
