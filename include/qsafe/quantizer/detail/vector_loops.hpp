@@ -6,7 +6,8 @@
 //
 // How the vector quantize stays bit-identical to the scalar one:
 //   s = x * (1/scale)                 one float product, never fused with anything (no a*b+c here)
-//   s = NaN ? 0 : s                   NaN -> round(0) + zp = zero point
+//   s = NaN ? 0 : s                   NaN -> round(0) + zp = zero point (fake quantize; the
+//                                     quantize loops leave NaN blocks to the scalar reference)
 //   c = clamp(s, lo, hi)              lo = qmin - zp, hi = qmax - zp: small exact integers
 //   q = round(c) + zp                 exact in int32
 // Rounding is monotone and maps integers to themselves, so round(clamp(s, lo, hi)) equals
@@ -17,13 +18,19 @@
 //   half to even:  cvtps2dq / fcvtns, the hardware conversion in the default rounding mode
 //                  (round-to-nearest-even; every C++ program starts in it - a program that calls
 //                  fesetround would make this path differ from the scalar one);
-//   half away:     t = trunc(c) (exact), f = c - t (exact), t + [f >= 0.5] - [f <= -0.5].
+//   half away:     trunc(c + copysign(0.49999997, c)) (see round_int).
 //
-// Data moves in blocks of kBlock floats: the float work writes int32 into a stack block, and a
-// fixed-length loop narrows it into the storage type (compilers turn it into pack/shuffle
-// sequences for every ISA). The last partial block is copied into a zero-padded stack block, so
-// tails run the same vector code and nothing is read or written past the caller's buffers.
-// Zero padding is finite and inside every range, so it never touches the counters.
+// Data moves in blocks of kBlock floats. The int32 results of a block are narrowed into the
+// storage type with saturating packs (exact: the values are already in range) or AVX-512
+// down-conversions. The last partial block is copied into a zero-padded stack block, so tails
+// run the same vector code and nothing is read or written past the caller's buffers; zero is
+// finite and inside every range, so the padding never touches the counters.
+//
+// Non-finite inputs are rare, so the quantize loops only prove their absence (a sum of the scaled
+// values stays finite) and hand any other block to the scalar reference, which maps NaN and
+// counts; the counting quantize does the same with any block that has something to count. The
+// fake-quantize loop (whose output may alias its input) maps and counts lane by lane. NaN tests
+// are written x == x, never x != x: xsimd's != is unordered on SSE but ordered on AVX.
 #ifndef QSAFE_QUANTIZER_DETAIL_VECTOR_LOOPS_HPP_
 #define QSAFE_QUANTIZER_DETAIL_VECTOR_LOOPS_HPP_
 
@@ -109,111 +116,166 @@ using IntV = xsimd::batch<std::int32_t, Arch>;
 using MaskV = xsimd::batch_bool<float, Arch>;
 constexpr std::size_t kLanes = FloatV::size;
 constexpr std::size_t kBlock = 64;
-static_assert(kBlock % kLanes == 0, "a block holds whole vectors");
+constexpr std::size_t kVecs = kBlock / kLanes;
+static_assert(kBlock % (4 * kLanes) == 0, "a block holds a multiple of four vectors");
 
-// Integral float nearest to c (|c| < 2^23), ties as Rounding says.
-template <class Rounding>
-QSAFE_ALWAYS_INLINE FloatV round_integral(const FloatV& c) noexcept {
-  if constexpr (std::is_same<Rounding, RoundHalfEven>::value) {
-    return xsimd::to_float(xsimd::nearbyint_as_int(c));
-  } else {
-    const FloatV t = xsimd::to_float(xsimd::to_int(c));  // truncation toward zero
-    const FloatV f = c - t;                              // exact: the fraction bits of c
-    const FloatV one(1.f), zero(0.f);
-    return t + xsimd::select(f >= FloatV(0.5f), one, zero) - xsimd::select(f <= FloatV(-0.5f), one, zero);
-  }
-}
-
-// int32 nearest to c (|c| < 2^23).
+// Integral float nearest to c (|c| <= 2^17 here), ties as Rounding says.
+//   half even: the hardware conversion (round-to-nearest-even mode);
+//   half away: trunc(c + copysign(0.49999997, c)). The constant is the float just below 0.5, so
+//   a value just below a tie cannot be carried over it by the addition's own rounding, and a tie
+//   is (the sum rounds up to the next integer). Checked exhaustively for every float with
+//   |c| < 140000 against RoundHalfAway; the clamp keeps c inside that.
 template <class Rounding>
 QSAFE_ALWAYS_INLINE IntV round_int(const FloatV& c) noexcept {
   if constexpr (std::is_same<Rounding, RoundHalfEven>::value) {
     return xsimd::nearbyint_as_int(c);
   } else {
-    return xsimd::to_int(round_integral<Rounding>(c));  // exact: already integral
+    return xsimd::to_int(c + xsimd::copysign(FloatV(0.49999997f), c));  // to_int truncates
   }
 }
 
-QSAFE_ALWAYS_INLINE FloatV count_of(const MaskV& m) noexcept { return xsimd::select(m, FloatV(1.f), FloatV(0.f)); }
-
-// Sum of per-lane counts; each lane holds at most kBlock, so the float sum is exact.
-QSAFE_ALWAYS_INLINE std::size_t total(const FloatV& counts) noexcept {
-  return static_cast<std::size_t>(xsimd::hadd(counts));
+template <class Rounding>
+QSAFE_ALWAYS_INLINE FloatV round_integral(const FloatV& c) noexcept {
+  return xsimd::to_float(round_int<Rounding>(c));
 }
 
-QSAFE_ALWAYS_INLINE MaskV finite(const FloatV& x) noexcept {
-  return xsimd::abs(x) <= FloatV(std::numeric_limits<float>::max());  // false for NaN and +-Inf
+QSAFE_ALWAYS_INLINE IntV as_count(const MaskV& m) noexcept {  // 1 where m holds, else 0
+  return xsimd::to_int(xsimd::select(m, FloatV(1.f), FloatV(0.f)));
+}
+
+// Stores kBlock int32 values, all inside Int's range, as Int. The saturating packs are exact on
+// such values; on AVX-512 the truncating down-conversions are.
+template <class Int>
+QSAFE_ALWAYS_INLINE void store_block(const IntV* v, Int* dst) noexcept {
+#if XSIMD_WITH_AVX512F
+  static_assert(kLanes == 16, "AVX-512 batches hold 16 int32");
+  for (std::size_t k = 0; k < kVecs; ++k) {
+    if constexpr (sizeof(Int) == 1) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 16 * k), _mm512_cvtepi32_epi8(v[k]));
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 16 * k), _mm512_cvtepi32_epi16(v[k]));
+    }
+  }
+#elif XSIMD_WITH_AVX2
+  static_assert(kLanes == 8, "AVX2 batches hold 8 int32");
+  if constexpr (sizeof(Int) == 1) {
+    // Packs work per 128-bit lane: after two packs the dwords hold v0lo v1lo v2lo v3lo | v0hi v1hi
+    // v2hi v3hi (4 bytes each); the permute puts them back in order.
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (std::size_t k = 0; k < kVecs; k += 4) {
+      const __m256i a = _mm256_packs_epi32(v[k], v[k + 1]);
+      const __m256i b = _mm256_packs_epi32(v[k + 2], v[k + 3]);
+      const __m256i c = std::is_signed<Int>::value ? _mm256_packs_epi16(a, b) : _mm256_packus_epi16(a, b);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8 * k), _mm256_permutevar8x32_epi32(c, order));
+    }
+  } else {
+    for (std::size_t k = 0; k < kVecs; k += 2) {
+      const __m256i a = std::is_signed<Int>::value ? _mm256_packs_epi32(v[k], v[k + 1])
+                                                   : _mm256_packus_epi32(v[k], v[k + 1]);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8 * k), _mm256_permute4x64_epi64(a, 0xD8));
+    }
+  }
+#elif XSIMD_WITH_SSE2 && !XSIMD_WITH_AVX
+  static_assert(kLanes == 4, "SSE batches hold 4 int32");
+  if constexpr (sizeof(Int) == 1) {
+    for (std::size_t k = 0; k < kVecs; k += 4) {
+      const __m128i a = _mm_packs_epi32(v[k], v[k + 1]);
+      const __m128i b = _mm_packs_epi32(v[k + 2], v[k + 3]);
+      const __m128i c = std::is_signed<Int>::value ? _mm_packs_epi16(a, b) : _mm_packus_epi16(a, b);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4 * k), c);
+    }
+  } else {
+    for (std::size_t k = 0; k < kVecs; k += 2) {
+      __m128i a;
+      if constexpr (std::is_signed<Int>::value) {
+        a = _mm_packs_epi32(v[k], v[k + 1]);
+      } else {
+        // SSE2 has no unsigned 32 -> 16 pack: shift [0, 65535] to int16, pack, flip the top bit.
+        const __m128i bias = _mm_set1_epi32(32768);
+        a = _mm_xor_si128(_mm_packs_epi32(_mm_sub_epi32(v[k], bias), _mm_sub_epi32(v[k + 1], bias)),
+                          _mm_set1_epi16(static_cast<short>(0x8000)));
+      }
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 4 * k), a);
+    }
+  }
+#else
+  alignas(64) std::int32_t tmp[kBlock];
+  for (std::size_t k = 0; k < kVecs; ++k) v[k].store_aligned(tmp + k * kLanes);
+  for (std::size_t j = 0; j < kBlock; ++j) dst[j] = static_cast<Int>(tmp[j]);
+#endif
 }
 
 struct QuantizeArgs {
-  FloatV inv_scale, lo, hi, zero_point_f;
+  FloatV inv_scale, lo, hi, lo1, hi1;
   IntV zero_point;
   QuantizeArgs(float inv, std::int32_t zp, QRange r) noexcept
       : inv_scale(inv),
         lo(static_cast<float>(r.qmin - zp)),
         hi(static_cast<float>(r.qmax - zp)),
-        zero_point_f(static_cast<float>(zp)),
+        lo1(static_cast<float>(r.qmin - zp - 1)),
+        hi1(static_cast<float>(r.qmax - zp + 1)),
         zero_point(zp) {}
 };
 
-// x[0..kBlock) -> q32[0..kBlock); returns the non-finite count.
-template <class Rounding>
-QSAFE_ALWAYS_INLINE std::size_t quantize_block(const float* x, const QuantizeArgs& a, std::int32_t* q32) noexcept {
-  FloatV bad(0.f);
-  for (std::size_t j = 0; j < kBlock; j += kLanes) {
-    const FloatV v = FloatV::load_unaligned(x + j);
-    FloatV s = v * a.inv_scale;
-    s = xsimd::select(s == s, s, FloatV(0.f));
-    const FloatV c = xsimd::min(xsimd::max(s, a.lo), a.hi);
-    (round_int<Rounding>(c) + a.zero_point).store_aligned(q32 + j);
-    bad += count_of(!finite(v));
-  }
-  return total(bad);
+// True if any lane of a running sum is NaN or +-Inf.
+QSAFE_ALWAYS_INLINE bool not_all_finite(const FloatV& sum) noexcept {
+  const FloatV d = sum - sum;  // 0 for finite lanes, NaN otherwise
+  return xsimd::any(!(d == d));
 }
 
+// x[0..kBlock) -> q[0..kBlock) for blocks of finite values. Returns true if the block may hold a
+// NaN or +-Inf (the sum of the scaled values is not finite; a finite sum that overflows only
+// raises a false alarm). The caller then redoes the block with the scalar reference, so this
+// path need not map NaN to the zero point itself.
 template <class Rounding>
-QSAFE_ALWAYS_INLINE QuantizeCounts quantize_block_counted(const float* x, const QuantizeArgs& a, FloatV clip_lo,
-                                                          FloatV clip_hi, std::int32_t* q32) noexcept {
-  FloatV bad(0.f), sat(0.f), clipped(0.f);
-  const FloatV one(1.f);
-  for (std::size_t j = 0; j < kBlock; j += kLanes) {
-    const FloatV v = FloatV::load_unaligned(x + j);
-    FloatV s = v * a.inv_scale;
-    s = xsimd::select(s == s, s, FloatV(0.f));
-    const FloatV r = round_integral<Rounding>(xsimd::min(xsimd::max(s, a.lo - one), a.hi + one));
-    const MaskV fin = finite(v);
-    bad += count_of(!fin);
-    sat += count_of(fin && ((r < a.lo) || (r > a.hi)));
-    clipped += count_of(fin && ((v < clip_lo) || (v > clip_hi)));
-    (xsimd::to_int(xsimd::min(xsimd::max(r, a.lo), a.hi)) + a.zero_point).store_aligned(q32 + j);
+QSAFE_ALWAYS_INLINE bool quantize_block(const float* x, const QuantizeArgs& a, IntV* q) noexcept {
+  FloatV probe(0.f);
+  for (std::size_t k = 0; k < kVecs; ++k) {
+    const FloatV s = FloatV::load_unaligned(x + k * kLanes) * a.inv_scale;
+    probe += s;
+    q[k] = round_int<Rounding>(xsimd::min(xsimd::max(s, a.lo), a.hi)) + a.zero_point;
   }
-  QuantizeCounts c;
-  c.non_finite = total(bad);
-  c.saturated = total(sat);
-  c.clipped = total(clipped);
-  return c;
+  return not_all_finite(probe);
 }
 
+// As quantize_block; returns true if the block may hold a non-finite value, or holds a value that
+// saturates or lies outside `clip` (the caller then counts it with the scalar reference).
 template <class Rounding>
-QSAFE_ALWAYS_INLINE std::size_t fake_quantize_block(const float* x, const QuantizeArgs& a, FloatV scale, float* y,
-                                                    std::int32_t* mask32) noexcept {
+QSAFE_ALWAYS_INLINE bool quantize_block_flagged(const float* x, const QuantizeArgs& a, const FloatV& clip_lo,
+                                                const FloatV& clip_hi, IntV* q) noexcept {
+  FloatV probe(0.f);
+  MaskV flag(false);
+  for (std::size_t k = 0; k < kVecs; ++k) {
+    const FloatV v = FloatV::load_unaligned(x + k * kLanes);
+    const FloatV s = v * a.inv_scale;
+    probe += s;
+    const FloatV r = round_integral<Rounding>(xsimd::min(xsimd::max(s, a.lo1), a.hi1));
+    flag = flag || (r < a.lo) || (r > a.hi) || (v < clip_lo) || (v > clip_hi);
+    q[k] = xsimd::to_int(xsimd::min(xsimd::max(r, a.lo), a.hi)) + a.zero_point;
+  }
+  return xsimd::any(flag) || not_all_finite(probe);
+}
+
+// Returns the number of non-finite inputs of the block. Counted lane by lane (not recounted
+// afterwards) because y may alias x: the inputs are gone once the block is written.
+template <class Rounding>
+QSAFE_ALWAYS_INLINE std::size_t fake_quantize_block(const float* x, const QuantizeArgs& a, const FloatV& scale,
+                                                    float* y, IntV* mask) noexcept {
   FloatV bad(0.f);
-  const FloatV one(1.f);
-  for (std::size_t j = 0; j < kBlock; j += kLanes) {
-    const FloatV v = FloatV::load_unaligned(x + j);
+  for (std::size_t k = 0; k < kVecs; ++k) {
+    const FloatV v = FloatV::load_unaligned(x + k * kLanes);
+    const FloatV d = v - v;  // NaN exactly for NaN and +-Inf
+    bad += xsimd::select(d == d, FloatV(0.f), FloatV(1.f));
     FloatV s = v * a.inv_scale;
     const MaskV not_nan = s == s;
     s = xsimd::select(not_nan, s, FloatV(0.f));
-    const FloatV r = round_integral<Rounding>(xsimd::min(xsimd::max(s, a.lo - one), a.hi + one));
+    const FloatV r = round_integral<Rounding>(xsimd::min(xsimd::max(s, a.lo1), a.hi1));
     // (clamp(r) + zp - zp) * scale: the clamped integer times scale, one product.
-    (xsimd::min(xsimd::max(r, a.lo), a.hi) * scale).store_unaligned(y + j);
-    bad += count_of(!finite(v));
-    if (mask32 != nullptr) {
-      const MaskV inside = not_nan && (r >= a.lo) && (r <= a.hi);
-      xsimd::to_int(count_of(inside)).store_aligned(mask32 + j);
-    }
+    (xsimd::min(xsimd::max(r, a.lo), a.hi) * scale).store_unaligned(y + k * kLanes);
+    if (mask != nullptr) mask[k] = as_count(not_nan && (r >= a.lo) && (r <= a.hi));
   }
-  return total(bad);
+  // Each lane counts at most kVecs, so the float sum is exact.
+  return xsimd::any(bad != FloatV(0.f)) ? static_cast<std::size_t>(xsimd::hadd(bad)) : 0u;
 }
 
 }  // namespace simd
@@ -231,18 +293,26 @@ inline std::size_t quantize_loop(const float* x, std::size_t n, float inv_scale,
   if constexpr (has_vector_rounding<Rounding>::value) {
     using namespace simd;
     const QuantizeArgs a(inv_scale, zero_point, r);
-    alignas(64) std::int32_t q32[kBlock];
+    IntV qv[kVecs];
     std::size_t non_finite = 0, i = 0;
     for (; i + kBlock <= n; i += kBlock) {
-      non_finite += quantize_block<Rounding>(x + i, a, q32);
-      for (std::size_t j = 0; j < kBlock; ++j) q[i + j] = static_cast<Int>(q32[j]);  // in range: exact
+      if (quantize_block<Rounding>(x + i, a, qv)) {
+        non_finite += quantize_loop_scalar<Rounding>(x + i, kBlock, inv_scale, zero_point, r, q + i);
+      } else {
+        store_block(qv, q + i);
+      }
     }
     if (i < n) {
       const std::size_t rest = n - i;
       float tail[kBlock] = {};
+      Int out[kBlock];
       std::memcpy(tail, x + i, rest * sizeof(float));
-      non_finite += quantize_block<Rounding>(tail, a, q32);
-      for (std::size_t j = 0; j < rest; ++j) q[i + j] = static_cast<Int>(q32[j]);
+      if (quantize_block<Rounding>(tail, a, qv)) {
+        non_finite += quantize_loop_scalar<Rounding>(x + i, rest, inv_scale, zero_point, r, q + i);
+      } else {
+        store_block(qv, out);
+        std::memcpy(q + i, out, rest * sizeof(Int));
+      }
     }
     return non_finite;
   }
@@ -251,7 +321,8 @@ inline std::size_t quantize_loop(const float* x, std::size_t n, float inv_scale,
 }
 
 // quantize_loop that also counts saturated and clipped values (see QuantizeCounts). The range
-// policies use it; the quantized output is identical to quantize_loop's.
+// policies use it; the quantized output is identical to quantize_loop's. Blocks where anything
+// is to be counted are recounted (and rewritten, identically) by the scalar reference.
 template <class Rounding, class Int>
 inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, float inv_scale, std::int32_t zero_point,
                                             QRange r, Range clip, Int* q) noexcept {
@@ -260,29 +331,36 @@ inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, float
     using namespace simd;
     const QuantizeArgs a(inv_scale, zero_point, r);
     const FloatV clip_lo(clip.lo), clip_hi(clip.hi);
-    alignas(64) std::int32_t q32[kBlock];
-    QuantizeCounts total_counts;
-    const auto add = [&total_counts](const QuantizeCounts& c) noexcept {
-      total_counts.non_finite += c.non_finite;
-      total_counts.saturated += c.saturated;
-      total_counts.clipped += c.clipped;
+    IntV qv[kVecs];
+    QuantizeCounts total;
+    const auto recount = [&](std::size_t at, std::size_t len) noexcept {
+      const QuantizeCounts c =
+          quantize_loop_counted_scalar<Rounding>(x + at, len, inv_scale, zero_point, r, clip, q + at);
+      total.non_finite += c.non_finite;
+      total.saturated += c.saturated;
+      total.clipped += c.clipped;
     };
     std::size_t i = 0;
     for (; i + kBlock <= n; i += kBlock) {
-      add(quantize_block_counted<Rounding>(x + i, a, clip_lo, clip_hi, q32));
-      for (std::size_t j = 0; j < kBlock; ++j) q[i + j] = static_cast<Int>(q32[j]);
+      if (quantize_block_flagged<Rounding>(x + i, a, clip_lo, clip_hi, qv)) {
+        recount(i, kBlock);
+      } else {
+        store_block(qv, q + i);
+      }
     }
     if (i < n) {
       const std::size_t rest = n - i;
-      float tail[kBlock] = {};  // zero: inside every range the policies build (they contain 0)
+      float tail[kBlock] = {};
+      Int out[kBlock];
       std::memcpy(tail, x + i, rest * sizeof(float));
-      QuantizeCounts c = quantize_block_counted<Rounding>(tail, a, clip_lo, clip_hi, q32);
-      // A clip interval that excludes 0 would count the padding: remove it.
-      if (!(clip.lo <= 0.f && 0.f <= clip.hi)) c.clipped -= kBlock - rest;
-      add(c);
-      for (std::size_t j = 0; j < rest; ++j) q[i + j] = static_cast<Int>(q32[j]);
+      if (quantize_block_flagged<Rounding>(tail, a, clip_lo, clip_hi, qv)) {
+        recount(i, rest);  // the zero padding may have raised the flag (a clip range without 0)
+      } else {
+        store_block(qv, out);
+        std::memcpy(q + i, out, rest * sizeof(Int));
+      }
     }
-    return total_counts;
+    return total;
   }
 #endif
   return quantize_loop_counted_scalar<Rounding>(x, n, inv_scale, zero_point, r, clip, q);
@@ -298,7 +376,7 @@ inline void dequantize_loop(const Int* q, std::size_t n, float scale, std::int32
   alignas(64) float y[kBlock];
   std::size_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
-    for (std::size_t j = 0; j < kBlock; ++j) q32[j] = q[i + j];
+    for (std::size_t j = 0; j < kBlock; ++j) q32[j] = q[i + j];  // widening: compilers vectorise it
     for (std::size_t j = 0; j < kBlock; j += kLanes)
       (xsimd::to_float(IntV::load_aligned(q32 + j) - zp) * s).store_unaligned(x + i + j);
   }
@@ -322,24 +400,26 @@ inline std::size_t fake_quantize_loop(const float* x, std::size_t n, float scale
     using namespace simd;
     const QuantizeArgs a(inv_scale, zero_point, r);
     const FloatV s(scale);
-    alignas(64) std::int32_t m32[kBlock];
-    std::int32_t* const m = mask != nullptr ? m32 : nullptr;
+    IntV mv[kVecs];
+    IntV* const m = mask != nullptr ? mv : nullptr;
     std::size_t non_finite = 0, i = 0;
-    // y may alias x: each block is read completely before it is written.
+    // y may alias x: each vector is loaded before the same lanes are stored.
     for (; i + kBlock <= n; i += kBlock) {
       non_finite += fake_quantize_block<Rounding>(x + i, a, s, y + i, m);
-      if (mask != nullptr)
-        for (std::size_t j = 0; j < kBlock; ++j) mask[i + j] = static_cast<std::uint8_t>(m32[j]);
+      if (mask != nullptr) store_block(mv, mask + i);
     }
     if (i < n) {
       const std::size_t rest = n - i;
       float tail[kBlock] = {};
       float out[kBlock];
+      std::uint8_t mout[kBlock];
       std::memcpy(tail, x + i, rest * sizeof(float));
       non_finite += fake_quantize_block<Rounding>(tail, a, s, out, m);
       std::memcpy(y + i, out, rest * sizeof(float));
-      if (mask != nullptr)
-        for (std::size_t j = 0; j < rest; ++j) mask[i + j] = static_cast<std::uint8_t>(m32[j]);
+      if (mask != nullptr) {
+        store_block(mv, mout);
+        std::memcpy(mask + i, mout, rest);
+      }
     }
     return non_finite;
   }
