@@ -10,8 +10,10 @@
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
 #include "qsafe/kernel/gemm.hpp"
+#include "qsafe/observer/all.hpp"
 #include "qsafe/quantizer/granularity.hpp"
 #include "qsafe/quantizer/qparams_from_range.hpp"
 #include "qsafe/quantizer/quantizer.hpp"
+#include "qsafe/policy/all.hpp"
 
 #endif  // QSAFE_QUANTIZE_HPP_
