@@ -93,6 +93,28 @@ inline QuantizeCounts quantize_loop_counted_scalar(const float* x, std::size_t n
   return c;
 }
 
+// Exact min and max of x[0..n) and the number of NaN/+-Inf among them (min/max then cover only
+// the finite values; lo > hi when there are none).
+struct MinMax {
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -std::numeric_limits<float>::infinity();
+  std::size_t non_finite = 0;
+};
+
+inline MinMax min_max_loop_scalar(const float* x, std::size_t n) noexcept {
+  MinMax m;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if (is_nan_or_inf(v)) {
+      ++m.non_finite;
+      continue;
+    }
+    m.lo = v < m.lo ? v : m.lo;
+    m.hi = v > m.hi ? v : m.hi;
+  }
+  return m;
+}
+
 // Rounding types the vector loops implement; any other Rounding uses the scalar reference.
 template <class Rounding>
 struct has_vector_rounding
@@ -364,6 +386,38 @@ inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, float
   }
 #endif
   return quantize_loop_counted_scalar<Rounding>(x, n, inv_scale, zero_point, r, clip, q);
+}
+
+// min_max_loop_scalar, vectorised: per-lane min/max plus a running sum that proves every value
+// finite; if it does not, the scalar reference redoes the whole range (and counts). The min and
+// max of finite values do not depend on the order, except for the sign of a zero bound, which
+// qparams_from_range ignores.
+inline MinMax min_max_loop(const float* x, std::size_t n) noexcept {
+#if QSAFE_VECTOR_LOOPS_XSIMD
+  using namespace simd;
+  if (n >= kLanes) {
+    FloatV lo = FloatV::load_unaligned(x), hi = lo, probe(0.f);
+    std::size_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+      const FloatV v = FloatV::load_unaligned(x + i);
+      probe += v - v;  // 0 for finite values, NaN otherwise
+      lo = xsimd::min(lo, v);
+      hi = xsimd::max(hi, v);
+    }
+    if (!(xsimd::all(probe == probe))) return min_max_loop_scalar(x, n);
+    alignas(64) float l[kLanes], h[kLanes];
+    lo.store_aligned(l);
+    hi.store_aligned(h);
+    MinMax m = min_max_loop_scalar(x + i, n - i);
+    if (m.non_finite != 0) return min_max_loop_scalar(x, n);
+    for (std::size_t j = 0; j < kLanes; ++j) {
+      m.lo = l[j] < m.lo ? l[j] : m.lo;
+      m.hi = h[j] > m.hi ? h[j] : m.hi;
+    }
+    return m;
+  }
+#endif
+  return min_max_loop_scalar(x, n);
 }
 
 template <class Int>
