@@ -8,9 +8,10 @@
 //   packed weights (kKr = 2, int16): per pair of k, 2 YMM of 8 columns x (k, k+1):
 //       lane j of Bv: B[2g][8v + j], B[2g + 1][8v + j]
 //   packed A (pack_a, once per call): u(A) as int16, row-major, row stride k_padded (zero tail)
-//   register tile (kMr = 6 rows x kNr = 16 columns), 12 YMM accumulators:
+//   register tile (kMr = 4 rows x kNr = 16 columns), 8 YMM accumulators:
 //       acc[r][v] += vpmaddwd(bcast32(A16[r][2g..2g+1]), Bv)
-//   12 accumulators + 2 B + 1 broadcast + 1 product = 16 YMM registers.
+//   8 accumulators + 2 B + 1 broadcast + 1 product = 12 YMM registers (6 rows would need all 16,
+//   and GCC then spills the tile on every step).
 #ifndef QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_
 #define QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_
 
@@ -31,12 +32,12 @@ namespace detail {
 
 template <>
 struct GemmUkernel<arch::avx2> {
-  static constexpr int kMr = 6;
+  static constexpr int kMr = 5;
   static constexpr int kNr = 16;
   static constexpr int kKr = 2;
   static constexpr int kKPad = 4;
   using BElem = std::int16_t;
-  static constexpr const char* name = "u8s8_gemm_6x16c2__avx2_widen16";
+  static constexpr const char* name = "u8s8_gemm_4x16c2__avx2_widen16";
 
   static std::size_t packed_a_size(std::int64_t m, std::int64_t k_padded) noexcept {
     return static_cast<std::size_t>(m * k_padded) * sizeof(std::int16_t);
@@ -65,67 +66,81 @@ struct GemmUkernel<arch::avx2> {
   QSAFE_TARGET_AVX2 static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
     std::int64_t m = t.row_begin;
     for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e);
-    switch (t.row_end - m) {
-      case 1: tile<1>(t, m, e); break;
-      case 2: tile<2>(t, m, e); break;
-      case 3: tile<3>(t, m, e); break;
-      case 4: tile<4>(t, m, e); break;
-      case 5: tile<5>(t, m, e); break;
-      default: break;
-    }
+    tail_rows<kMr - 1>(t, m, e);
   }
 
  private:
+  // The last row_end - m (< kMr) rows, with a tile of exactly that height.
+  template <int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
+                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (R > 0) {
+      if (t.row_end - m == R) {
+        tile<R>(t, m, e);
+      } else {
+        tail_rows<R - 1>(t, m, e);
+      }
+    }
+  }
+
+  // Rows are walked by template recursion (not loops) so every acc[][] index is a constant once
+  // inlined and the accumulators stay in registers (see the AVX-512 kernel).
+  template <int r, int R>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_rows(__m256i (&acc)[R][2], const std::int16_t* a,
+                                                              std::int64_t lda, std::int64_t k, __m256i b0,
+                                                              __m256i b1) noexcept {
+    if constexpr (r < R) {
+      std::int32_t word;
+      std::memcpy(&word, a + r * lda + k, 4);
+      const __m256i x = _mm256_set1_epi32(word);  // (A16[r][k], A16[r][k+1]) in every lane
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, b0));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, b1));
+      madd_rows<r + 1, R>(acc, a, lda, k, b0, b1);
+    }
+  }
+
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void tile(const GemmTask<AType>& t, std::int64_t m0,
                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
     __m256i acc[R][2];
-    const std::int16_t* rows[R];
     QSAFE_UNROLL
-    for (int r = 0; r < R; ++r) {
-      rows[r] = static_cast<const std::int16_t*>(t.a_packed) + (m0 + r) * t.k_padded;
-      acc[r][0] = _mm256_setzero_si256();
-      acc[r][1] = _mm256_setzero_si256();
-    }
+    for (int i = 0; i < R * 2; ++i) acc[i / 2][i % 2] = _mm256_setzero_si256();
+    const std::int16_t* a = static_cast<const std::int16_t*>(t.a_packed) + m0 * t.k_padded;
     const auto* b = static_cast<const std::int16_t*>(t.panel);
-    const std::int64_t pairs = t.k_padded / 2;
-    for (std::int64_t g = 0; g < pairs; ++g, b += kNr * kKr) {
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16));
-      QSAFE_UNROLL
-      for (int r = 0; r < R; ++r) {
-        std::int32_t word;
-        std::memcpy(&word, rows[r] + 2 * g, 4);
-        const __m256i a = _mm256_set1_epi32(word);
-        acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(a, b0));
-        acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(a, b1));
-      }
+    for (std::int64_t k = 0; k < t.k_padded; k += 2, b += kNr * kKr) {
+      madd_rows<0, R>(acc, a, t.k_padded, k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
+                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)));
     }
-    finish_tile<R>(t, m0, e, acc);
+    finish_rows<0, R>(acc, t, m0, e);
+  }
+
+  template <int v, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_vector(__m256i acc, const GemmTask<AType>& t,
+                                                                  std::int64_t row, __m256i zp, Out* c,
+                                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    const int left = t.cols - 8 * v;
+    if (left <= 0) return;
+    const int lanes = left >= 8 ? 8 : left;
+    const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums + 8 * v));
+    const __m256i x = _mm256_sub_epi32(acc, _mm256_mullo_epi32(zp, sums));
+    const Lanes8 l{row, t.col_begin + 8 * v, lanes, lane_mask8(lanes)};
+    store(arch::avx2{}, c + 8 * v, apply_stages<0>(arch::avx2{}, *e.pipeline, x, l), l);
   }
 
  public:
   // Zero-point correction, pipeline and store on a YMM tile of R rows x 16 columns; shared with
   // the AVX-VNNI kernel (same tile shape).
-  template <int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_tile(const GemmTask<AType>& t, std::int64_t m0,
-                                                                const GemmEpilogue<Out, Pipeline>& e,
-                                                                __m256i (&acc)[R][2]) noexcept {
-    QSAFE_UNROLL
-    for (int r = 0; r < R; ++r) {
+  template <int r, int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_rows(const __m256i (&acc)[R][2], const GemmTask<AType>& t,
+                                                                std::int64_t m0,
+                                                                const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (r < R) {
       const std::int64_t row = m0 + r;
       const __m256i zp = _mm256_set1_epi32(e.zero_point_u(row));
       Out* c = e.c + row * e.ldc + t.col_begin;
-      QSAFE_UNROLL
-      for (int v = 0; v < 2; ++v) {
-        const int left = t.cols - 8 * v;
-        if (left <= 0) break;
-        const int lanes = left >= 8 ? 8 : left;
-        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.col_sums + 8 * v));
-        const __m256i x = _mm256_sub_epi32(acc[r][v], _mm256_mullo_epi32(zp, sums));
-        const Lanes8 l{row, t.col_begin + 8 * v, lanes, lane_mask8(lanes)};
-        store(arch::avx2{}, c + 8 * v, apply_stages<0>(arch::avx2{}, *e.pipeline, x, l), l);
-      }
+      finish_vector<0>(acc[r][0], t, row, zp, c, e);
+      finish_vector<1>(acc[r][1], t, row, zp, c, e);
+      finish_rows<r + 1, R>(acc, t, m0, e);
     }
   }
 };

@@ -46,17 +46,23 @@ struct GemmUkernel<arch::avx512_vnni> {
   QSAFE_TARGET_AVX512_VNNI static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
     std::int64_t m = t.row_begin;
     for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e);
-    switch (t.row_end - m) {
-      case 1: tile<1>(t, m, e); break;
-      case 2: tile<2>(t, m, e); break;
-      case 3: tile<3>(t, m, e); break;
-      case 4: tile<4>(t, m, e); break;
-      case 5: tile<5>(t, m, e); break;
-      default: break;
-    }
+    tail_rows<kMr - 1>(t, m, e);
   }
 
  private:
+  // The last row_end - m (< kMr) rows, with a tile of exactly that height.
+  template <int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
+                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (R > 0) {
+      if (t.row_end - m == R) {
+        tile<R>(t, m, e);
+      } else {
+        tail_rows<R - 1>(t, m, e);
+      }
+    }
+  }
+
   // The tile is walked by template recursion over its rows rather than by loops: every index into
   // acc[][] is then a constant as soon as these always-inline helpers are inlined, which is what
   // lets GCC keep the 24 accumulators in registers (with loops it spills them on every step).

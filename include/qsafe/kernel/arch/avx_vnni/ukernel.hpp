@@ -36,57 +36,62 @@ struct GemmUkernel<arch::avx_vnni> {
   QSAFE_TARGET_AVX_VNNI static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
     std::int64_t m = t.row_begin;
     for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e);
-    switch (t.row_end - m) {
-      case 1: tile<1>(t, m, e); break;
-      case 2: tile<2>(t, m, e); break;
-      case 3: tile<3>(t, m, e); break;
-      case 4: tile<4>(t, m, e); break;
-      case 5: tile<5>(t, m, e); break;
-      default: break;
-    }
+    tail_rows<kMr - 1>(t, m, e);
   }
 
  private:
+  // The last row_end - m (< kMr) rows, with a tile of exactly that height.
+  template <int R, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
+                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (R > 0) {
+      if (t.row_end - m == R) {
+        tile<R>(t, m, e);
+      } else {
+        tail_rows<R - 1>(t, m, e);
+      }
+    }
+  }
+
+  // Rows by template recursion so the accumulators stay in registers (see the AVX-512 kernel).
+  template <int r, int R, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX_VNNI static void dot_rows(__m256i (&acc)[R][2], const AType* a,
+                                                                 std::int64_t lda, std::int64_t k, __m256i b0,
+                                                                 __m256i b1, bool tail) noexcept {
+    if constexpr (r < R) {
+      std::int32_t word;
+      if (tail) {
+        word = static_cast<std::int32_t>(load_tail_group(a + r * lda, k));
+      } else {
+        std::memcpy(&word, a + r * lda + k, 4);
+      }
+      __m256i x = _mm256_set1_epi32(word);
+      // int8 A: u(a) = a ^ 0x80 in every byte (its zero point carries the +128).
+      if (std::is_same<AType, std::int8_t>::value) x = _mm256_xor_si256(x, _mm256_set1_epi32(static_cast<int>(0x80808080u)));
+      acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], x, b0);
+      acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], x, b1);
+      dot_rows<r + 1, R>(acc, a, lda, k, b0, b1, tail);
+    }
+  }
+
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX_VNNI static void tile(const GemmTask<AType>& t, std::int64_t m0,
                                                              const GemmEpilogue<Out, Pipeline>& e) noexcept {
-    constexpr bool kFlip = std::is_same<AType, std::int8_t>::value;
-    const __m256i flip = _mm256_set1_epi32(kFlip ? static_cast<int>(0x80808080u) : 0);
     __m256i acc[R][2];
-    const unsigned char* rows[R];
     QSAFE_UNROLL
-    for (int r = 0; r < R; ++r) {
-      rows[r] = reinterpret_cast<const unsigned char*>(t.a + (m0 + r) * t.lda);
-      acc[r][0] = _mm256_setzero_si256();
-      acc[r][1] = _mm256_setzero_si256();
-    }
+    for (int i = 0; i < R * 2; ++i) acc[i / 2][i % 2] = _mm256_setzero_si256();
+    const AType* a = t.a + m0 * t.lda;
     const auto* b = static_cast<const std::int8_t*>(t.panel);
-    const std::int64_t groups = t.k / 4;
-    for (std::int64_t g = 0; g < groups; ++g, b += kNr * kKr) {
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
-      QSAFE_UNROLL
-      for (int r = 0; r < R; ++r) {
-        std::int32_t word;
-        std::memcpy(&word, rows[r] + 4 * g, 4);
-        __m256i a = _mm256_set1_epi32(word);
-        if (kFlip) a = _mm256_xor_si256(a, flip);
-        acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], a, b0);
-        acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], a, b1);
-      }
+    const std::int64_t k_full = t.k & ~std::int64_t{3};
+    for (std::int64_t k = 0; k < k_full; k += 4, b += kNr * kKr) {
+      dot_rows<0, R>(acc, a, t.lda, k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
+                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), false);
     }
-    if (t.k % 4 != 0) {  // K tail: a zero-padded copy of the last k % 4 values of each row
-      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b));
-      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32));
-      QSAFE_UNROLL
-      for (int r = 0; r < R; ++r) {
-        __m256i a = _mm256_set1_epi32(static_cast<int>(load_tail_group(t.a + (m0 + r) * t.lda, t.k)));
-        if (kFlip) a = _mm256_xor_si256(a, flip);
-        acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], a, b0);
-        acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], a, b1);
-      }
+    if (k_full != t.k) {  // K tail: a zero-padded copy of the last k % 4 values of each row
+      dot_rows<0, R>(acc, a, t.lda, t.k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
+                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), true);
     }
-    GemmUkernel<arch::avx2>::finish_tile<R>(t, m0, e, acc);
+    GemmUkernel<arch::avx2>::finish_rows<0, R>(acc, t, m0, e);
   }
 };
 
