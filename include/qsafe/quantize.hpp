@@ -15,5 +15,6 @@
 #include "qsafe/quantizer/qparams_from_range.hpp"
 #include "qsafe/quantizer/quantizer.hpp"
 #include "qsafe/policy/all.hpp"
+#include "qsafe/quantizer/fake_quant.hpp"
 
 #endif  // QSAFE_QUANTIZE_HPP_
