@@ -16,5 +16,6 @@
 #include "qsafe/quantizer/quantizer.hpp"
 #include "qsafe/policy/all.hpp"
 #include "qsafe/quantizer/fake_quant.hpp"
+#include "qsafe/quantizer/int4_pack.hpp"
 
 #endif  // QSAFE_QUANTIZE_HPP_
