@@ -25,6 +25,8 @@
 #include <public/gemmlowp.h>
 
 #include "qsafe/kernel/gemm.hpp"
+#include "qsafe/kernel/gemm_dynamic.hpp"
+#include "qsafe/policy/dynamic_range.hpp"
 
 namespace {
 
@@ -113,6 +115,29 @@ void bench_qsafe(benchmark::State& st, Shape shape) {
       benchmark::DoNotOptimize(s);
       benchmark::ClobberMemory();
     }
+  }
+  set_gops(st, shape);
+}
+
+// Dynamic quantization: float A through a range policy (quantized row by row), float C out.
+template <class Policy>
+void bench_qsafe_dynamic(benchmark::State& st, Shape shape) {
+  const Data d(shape);
+  std::vector<float> a(d.a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = (static_cast<float>(d.a[i]) - 100.f) * 0.01f;
+  std::vector<std::byte> storage(qsafe::packed_weights_size(shape.n, shape.k));
+  const auto packed = qsafe::pack_weights(qsafe::MatrixView<const std::int8_t>(d.w_nk.data(), shape.n, shape.k),
+                                          qsafe::WeightLayout::nk, qsafe::Span<std::byte>(storage));
+  std::vector<std::byte> ws(qsafe::gemm_dynamic_workspace_size(shape.m, packed.value()));
+  std::vector<float> c(static_cast<std::size_t>(shape.m * shape.n));
+  Policy policy;
+  for (auto _ : st) {
+    const qsafe::Status s = qsafe::gemm_dynamic(qsafe::MatrixView<const float>(a.data(), shape.m, shape.k), policy,
+                                                packed.value(), qsafe::Span<const float>(d.w_scale), {},
+                                                qsafe::MatrixView<float>(c.data(), shape.m, shape.n),
+                                                qsafe::Span<std::byte>(ws));
+    benchmark::DoNotOptimize(s);
+    benchmark::ClobberMemory();
   }
   set_gops(st, shape);
 }
@@ -273,6 +298,10 @@ int main(int argc, char** argv) {
   for (const Shape& s : kShapes) {
     benchmark::RegisterBenchmark(shape_name("qsafe", s).c_str(), bench_qsafe<qsafe::arch::automatic, false>, s);
     benchmark::RegisterBenchmark(shape_name("qsafe_f32", s).c_str(), bench_qsafe<qsafe::arch::automatic, true>, s);
+    benchmark::RegisterBenchmark(shape_name("qsafe_dynamic_per_row", s).c_str(),
+                                 bench_qsafe_dynamic<qsafe::DynamicRange<qsafe::PerRow>>, s);
+    benchmark::RegisterBenchmark(shape_name("qsafe_dynamic_per_tensor", s).c_str(),
+                                 bench_qsafe_dynamic<qsafe::DynamicRange<qsafe::PerTensor>>, s);
     if (small_enough_for_scalar(s))
       benchmark::RegisterBenchmark(shape_name("qsafe_scalar", s).c_str(), bench_qsafe<qsafe::arch::scalar, false>, s);
 #if QSAFE_COMPILE_AVX2
