@@ -125,6 +125,7 @@ void run_per_tensor(const Q& quant, qsafe::Range range, float eps, const std::ve
   QSAFE_FUZZ_CHECK(quant.fake_quantize(qsafe::Span<const float>(x), p, qsafe::Span<float>(fq),
                                        qsafe::Span<std::uint8_t>(mask)) == s);
   for (std::size_t i = 0; i < x.size(); ++i) {
+    // NOLINTNEXTLINE(bugprone-suspicious-memory-comparison): bit-exact on purpose (NaN, -0)
     QSAFE_FUZZ_CHECK(std::memcmp(&y[i], &fq[i], sizeof(float)) == 0);
     QSAFE_FUZZ_CHECK(mask[i] <= 1);
     if (finite(x[i]) && !known_issue_end_overflows(q[i], p)) {
