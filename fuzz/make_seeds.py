@@ -41,5 +41,37 @@ def quantize_seeds():
     write("quantize", "ties_half_away", bytes([0x10, 1]) + f32(0.0, 255.0) + f32(0.5, 1.5, 2.5, 3.5, 254.5))
 
 
+def observer_seeds():
+    normal = f32(*[((i * 37) % 23 - 11) * 0.25 for i in range(48)])
+    write("observers", "normal_2_batches", bytes([1, 1, 1]) + normal)
+    write("observers", "normal_4_batches", bytes([3, 2, 3]) + normal)
+    write("observers", "constant", bytes([1, 1, 0]) + f32(*([0.75] * 16)))
+    write("observers", "all_zero", bytes([0, 0, 1]) + f32(*([0.0] * 16)))
+    write("observers", "outlier", bytes([2, 1, 2]) + f32(*([0.1] * 20 + [1e6] + [-0.1] * 20)))
+    write("observers", "specials", bytes([3, 2, 1]) + f32(1.0, NAN, 2.0, INF, -INF, DENORM, FMAX, -FMAX))
+    write("observers", "huge", bytes([1, 1, 1]) + f32(FMAX, -FMAX, FMAX * 0.5, -1.0, 0.0, 1e38, -1e38, 2.0))
+    write("observers", "denormals", bytes([1, 0, 1]) + f32(DENORM, -DENORM, 0.0, DENORM * 3, -0.0, DENORM))
+
+
+def npy_seeds():
+    src = os.path.join(HERE, "..", "tests", "data", "npy")
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".npy"):
+            with open(os.path.join(src, name), "rb") as fh:
+                write("npy", name, fh.read())
+
+
+def manifest_seeds():
+    src = os.path.join(HERE, "..", "data", "digits", "model", "model.txt")
+    with open(src, "rb") as fh:
+        write("manifest", "digits_model.txt", fh.read())
+    write("manifest", "minimal.txt", b"input shape=4\nlinear name=fc weight=w.npy\n")
+    write("manifest", "bad_key.txt", b"input shape=1,8,8\nconv2d name=c weight=w.npy strid=1\n")
+    write("manifest", "comments.txt", b"# only a comment\n\n  # indented\n")
+
+
 if __name__ == "__main__":
     quantize_seeds()
+    observer_seeds()
+    npy_seeds()
+    manifest_seeds()

@@ -14,9 +14,12 @@ if [ "${1:-}" = "--ci" ]; then
   packages+=(
     clang libclang-rt-14-dev llvm-14             # stage 20 Clang, 30 sanitizers, 70 libFuzzer (+ llvm-symbolizer)
     g++-aarch64-linux-gnu qemu-user              # stage 40 NEON under qemu, 60 aarch64 firmware check
-    gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib  # stage 60 Cortex-M4 firmware check
     clang-format clang-tidy cppcheck             # stage 80 lint
   )
+  # Stage 60's Cortex-M4 check (~410 MB download); skipped when QSAFE_FW_TARGETS leaves it out.
+  if [[ " ${QSAFE_FW_TARGETS:-cortex-m4} " == *" cortex-m4 "* ]]; then
+    packages+=(gcc-arm-none-eabi libstdc++-arm-none-eabi-newlib)
+  fi
 fi
 packages+=("$@")
 missing=()
