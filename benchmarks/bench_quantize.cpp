@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "qsafe/policy/all.hpp"
 #include "qsafe/quantize.hpp"
 
 namespace {
@@ -123,6 +124,23 @@ void bm_fake_quantize(benchmark::State& state) {
   set_bytes(state);
 }
 
+// A range policy over the whole matrix (begin, then row_params + quantize_row per row).
+template <class Policy>
+void bm_policy(benchmark::State& state, Policy policy) {
+  const std::vector<float>& x = input();
+  std::vector<std::uint8_t> q(kN);
+  const qsafe::QuantTarget t{qsafe::qrange_of<std::uint8_t>(), qsafe::SchemeKind::affine, qsafe::kDefaultScaleEps};
+  std::vector<qsafe::QParams> params(Policy::scope == qsafe::RangeScope::per_row ? kRows : 1);
+  for (auto _ : state) {
+    const qsafe::Status s = qsafe::quantize_matrix(policy, qsafe::MatrixView<const float>(x.data(), kRows, kCols), t,
+                                                   qsafe::MatrixView<std::uint8_t>(q.data(), kRows, kCols),
+                                                   qsafe::Span<qsafe::QParams>(params));
+    benchmark::DoNotOptimize(s);
+    benchmark::ClobberMemory();
+  }
+  set_bytes(state);
+}
+
 void register_all() {
   const std::string size = "/128x4096";
   benchmark::RegisterBenchmark(("memcpy" + size).c_str(), bm_memcpy);
@@ -133,6 +151,16 @@ void register_all() {
   benchmark::RegisterBenchmark(("quantize/int16" + size).c_str(), bm_quantize<std::int16_t, qsafe::RoundHalfEven>);
   benchmark::RegisterBenchmark(("quantize/int8_counted" + size).c_str(), bm_quantize_counted<std::int8_t>);
   benchmark::RegisterBenchmark(("quantize/int8_scalar_reference" + size).c_str(), bm_quantize_scalar<std::int8_t>);
+  benchmark::RegisterBenchmark(("quantize/static_policy_uint8" + size).c_str(), bm_policy<qsafe::StaticRange>,
+                               qsafe::StaticRange(qsafe::QParams{8.f / 255.f, 128}));
+  benchmark::RegisterBenchmark(("quantize/dynamic_per_tensor_uint8" + size).c_str(),
+                               bm_policy<qsafe::DynamicRange<qsafe::PerTensor>>, qsafe::DynamicRange<qsafe::PerTensor>{});
+  benchmark::RegisterBenchmark(("quantize/dynamic_per_row_uint8" + size).c_str(),
+                               bm_policy<qsafe::DynamicRange<qsafe::PerRow>>, qsafe::DynamicRange<qsafe::PerRow>{});
+  benchmark::RegisterBenchmark(("quantize/guarded_per_row_uint8" + size).c_str(),
+                               bm_policy<qsafe::GuardedRange<qsafe::PerRow>>,
+                               qsafe::GuardedRange<qsafe::PerRow>(qsafe::GuardOptions{{-3.f, 3.f}, 2.f, 0.f,
+                                                                                      qsafe::OnViolation::clamp_to_envelope}));
   benchmark::RegisterBenchmark(("dequantize/uint8" + size).c_str(), bm_dequantize<std::uint8_t>);
   benchmark::RegisterBenchmark(("dequantize/int8" + size).c_str(), bm_dequantize<std::int8_t>);
   benchmark::RegisterBenchmark(("dequantize/int16" + size).c_str(), bm_dequantize<std::int16_t>);
