@@ -84,6 +84,14 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
+  template <int r, int R, class AType>
+  QSAFE_ALWAYS_INLINE static void prefetch_rows(const AType* a, std::int64_t lda, std::int64_t k) noexcept {
+    if constexpr (r < R) {
+      _mm_prefetch(reinterpret_cast<const char*>(a + r * lda + k), _MM_HINT_T0);  // never faults
+      prefetch_rows<r + 1, R>(a, lda, k);
+    }
+  }
+
   // The K tail: a zero-padded copy of the last k % 4 values of each row.
   template <int r, int R, class AType>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows_tail(__m512i (&acc)[R][4], const AType* a,
@@ -139,7 +147,9 @@ struct GemmUkernel<arch::avx512_vnni> {
     const AType* a = t.a + m0 * t.lda;
     const auto* b = static_cast<const std::int8_t*>(t.panel);
     const std::int64_t k_full = t.k & ~std::int64_t{3};
-    for (std::int64_t k = 0; k < k_full; k += 4, b += kNr * kKr) {
+    std::int64_t k = 0;
+    for (; k < k_full; k += 4, b += kNr * kKr) {
+      if ((k & 63) == 0) prefetch_rows<0, R>(a + R * t.lda, t.lda, k);  // the next tile's A, one line per row
       const __m512i bv[4] = {_mm512_loadu_si512(b), _mm512_loadu_si512(b + 64), _mm512_loadu_si512(b + 128),
                              _mm512_loadu_si512(b + 192)};
       dot_rows<0, R>(acc, a, t.lda, k, bv);
