@@ -37,9 +37,9 @@ namespace qsafe {
 enum class OnViolation : std::uint8_t { clamp_to_envelope, use_static, use_float };
 
 struct GuardOptions {
-  Range calibrated;           // range seen at calibration (an observer's range())
-  float k = 2.f;              // envelope = k x the calibrated range (k >= 1)
-  float percentile = 0.f;     // run-time |x| percentile clip in (50, 100); 0 = off
+  Range calibrated;        // range seen at calibration (an observer's range())
+  float k = 2.f;           // envelope = k x the calibrated range (k >= 1)
+  float percentile = 0.f;  // run-time |x| percentile clip in (50, 100); 0 = off
   OnViolation on_violation = OnViolation::clamp_to_envelope;
 };
 
@@ -154,9 +154,7 @@ class GuardedRange : public RangePolicyBase {
           ++counters_.fallbacks;
           r = options_.calibrated;
           break;
-        case OnViolation::use_float:
-          ++counters_.fallbacks;
-          return Status::out_of_range;
+        case OnViolation::use_float: ++counters_.fallbacks; return Status::out_of_range;
       }
     }
     return params_for(r);

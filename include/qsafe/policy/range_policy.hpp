@@ -188,14 +188,14 @@ template <class T, class = void>
 struct is_range_policy : std::false_type {};
 template <class T>
 struct is_range_policy<
-    T, std::void_t<decltype(T::scope),
-                   decltype(std::declval<T&>().begin(std::declval<MatrixView<const float>>(),
-                                                     std::declval<const QuantTarget&>())),
-                   decltype(std::declval<T&>().row_params(std::declval<Span<const float>>())),
-                   decltype(std::declval<T&>().quantize_row(std::declval<Span<const float>>(),
-                                                            std::declval<const RowParams&>(),
-                                                            std::declval<std::int8_t*>())),
-                   decltype(std::declval<const T&>().counters()), decltype(std::declval<T&>().reset_counters())>>
+    T,
+    std::void_t<decltype(T::scope),
+                decltype(std::declval<T&>().begin(std::declval<MatrixView<const float>>(),
+                                                  std::declval<const QuantTarget&>())),
+                decltype(std::declval<T&>().row_params(std::declval<Span<const float>>())),
+                decltype(std::declval<T&>().quantize_row(
+                    std::declval<Span<const float>>(), std::declval<const RowParams&>(), std::declval<std::int8_t*>())),
+                decltype(std::declval<const T&>().counters()), decltype(std::declval<T&>().reset_counters())>>
     : std::integral_constant<
           bool, std::is_same<std::remove_cv_t<decltype(T::scope)>, RangeScope>::value &&
                     std::is_same<decltype(std::declval<T&>().begin(std::declval<MatrixView<const float>>(),

@@ -99,8 +99,8 @@ inline Status check_lsq_args(float scale, float zero_point, float grad_factor, Q
 }
 
 // One contiguous run sharing (scale, zb): writes grad_x, accumulates the sums.
-inline void lsq_backward_run(const float* x, const float* grad_y, std::size_t n, float scale, std::int32_t zb,
-                             QRange r, float grad_factor, float* grad_x, double* sum_scale, double* sum_zero_point,
+inline void lsq_backward_run(const float* x, const float* grad_y, std::size_t n, float scale, std::int32_t zb, QRange r,
+                             float grad_factor, float* grad_x, double* sum_scale, double* sum_zero_point,
                              float* each_scale, float* each_zero_point) noexcept {
   const float inv_scale = 1.f / scale;
   const float ds_small = static_cast<float>(r.qmin - zb);
@@ -120,8 +120,8 @@ inline void lsq_backward_run(const float* x, const float* grad_y, std::size_t n,
       // xfq - x with xfq = (xq - zb) * s, rounded once: (xq - zb) * s is exact in double and
       // within s/2 of x, so the double difference is exact too. PyTorch's x86 kernels compute
       // the same single rounding (the compiler fuses the product and the subtraction).
-      const float diff = static_cast<float>(static_cast<double>(xq - zb) * static_cast<double>(scale) -
-                                            static_cast<double>(x[i]));
+      const float diff =
+          static_cast<float>(static_cast<double>(xq - zb) * static_cast<double>(scale) - static_cast<double>(x[i]));
       ds = dy * diff * inv_scale * grad_factor;
       dz = 0.f;
     } else {
@@ -140,9 +140,8 @@ inline void lsq_backward_run(const float* x, const float* grad_y, std::size_t n,
 // Per-tensor LSQ backward (see the header comment). Optional per-element gradients of the scale
 // and zero point (before summation) go to each_scale / each_zero_point when those are non-empty.
 [[nodiscard]] inline Status lsq_backward_per_tensor(Span<const float> x, Span<const float> grad_y, float scale,
-                                                    float zero_point, QRange r, float grad_factor,
-                                                    Span<float> grad_x, LsqGrad* grad,
-                                                    Span<float> each_scale = {},
+                                                    float zero_point, QRange r, float grad_factor, Span<float> grad_x,
+                                                    LsqGrad* grad, Span<float> each_scale = {},
                                                     Span<float> each_zero_point = {}) noexcept {
   if (grad == nullptr) return Status::null_pointer;
   if (x.size() != grad_y.size() || x.size() != grad_x.size()) return Status::shape_mismatch;

@@ -126,7 +126,8 @@ template <class Int>
   Int q[kChunk];
   for (std::size_t i = 0; i < x.size(); i += kChunk) {
     const std::size_t n = x.size() - i < kChunk ? x.size() - i : kChunk;
-    const Status s = unpack_int4(Span<const std::uint8_t>(packed.data() + i / 2, packed_int4_bytes(n)), Span<Int>(q, n));
+    const Status s =
+        unpack_int4(Span<const std::uint8_t>(packed.data() + i / 2, packed_int4_bytes(n)), Span<Int>(q, n));
     if (s != Status::ok) return s;
     detail::dequantize_loop(q, n, p.scale, p.zero_point, x.data() + i);
   }

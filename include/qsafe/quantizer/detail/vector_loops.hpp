@@ -117,9 +117,8 @@ inline MinMax min_max_loop_scalar(const float* x, std::size_t n) noexcept {
 
 // Rounding types the vector loops implement; any other Rounding uses the scalar reference.
 template <class Rounding>
-struct has_vector_rounding
-    : std::integral_constant<bool, std::is_same<Rounding, RoundHalfEven>::value ||
-                                       std::is_same<Rounding, RoundHalfAway>::value> {};
+struct has_vector_rounding : std::integral_constant<bool, std::is_same<Rounding, RoundHalfEven>::value ||
+                                                              std::is_same<Rounding, RoundHalfAway>::value> {};
 
 #if QSAFE_VECTOR_LOOPS_XSIMD
 // GCC 12's own AVX-512 intrinsics (_mm512_max_ps, _mm512_cvtepi32_ps, ...) pass
@@ -192,8 +191,8 @@ QSAFE_ALWAYS_INLINE void store_block(const IntV* v, Int* dst) noexcept {
     }
   } else {
     for (std::size_t k = 0; k < kVecs; k += 2) {
-      const __m256i a = std::is_signed<Int>::value ? _mm256_packs_epi32(v[k], v[k + 1])
-                                                   : _mm256_packus_epi32(v[k], v[k + 1]);
+      const __m256i a =
+          std::is_signed<Int>::value ? _mm256_packs_epi32(v[k], v[k + 1]) : _mm256_packus_epi32(v[k], v[k + 1]);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 8 * k), _mm256_permute4x64_epi64(a, 0xD8));
     }
   }
