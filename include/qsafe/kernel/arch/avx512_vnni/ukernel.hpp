@@ -21,6 +21,13 @@
 #include "qsafe/kernel/arch/avx512_vnni/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
 
+// Tile shape (rows x ZMM vectors per row). 6 x 4 measured best on Zen 5 against 12 x 2 and 8 x 3
+// (docs/bench-gemm.md); overridable only to repeat that experiment.
+#ifndef QSAFE_AVX512_MR
+#define QSAFE_AVX512_MR 6
+#define QSAFE_AVX512_NV 4
+#endif
+
 // GCC 12 reports its own _mm512_undefined_*() (self-initialised) as uninitialised once an
 // intrinsic is inlined into a target("avx512f") function (GCC PR105593); the pragma must cover
 // the inlining site, so it wraps this header's functions.
@@ -35,8 +42,9 @@ namespace detail {
 
 template <>
 struct GemmUkernel<arch::avx512_vnni> {
-  static constexpr int kMr = 6;
-  static constexpr int kNr = 64;
+  static constexpr int kMr = QSAFE_AVX512_MR;
+  static constexpr int kNr = 16 * QSAFE_AVX512_NV;
+  static constexpr int kNv = QSAFE_AVX512_NV;  // ZMM vectors per tile row
   static constexpr int kKr = 4;
   static constexpr int kKPad = 4;
   using BElem = std::int8_t;
@@ -67,20 +75,47 @@ struct GemmUkernel<arch::avx512_vnni> {
   // acc[][] is then a constant as soon as these always-inline helpers are inlined, which is what
   // lets GCC keep the 24 accumulators in registers (with loops it spills them on every step).
   template <int r, int R, class AType>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows(__m512i (&acc)[R][4], const AType* a,
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows(__m512i (&acc)[R][kNv], const AType* a,
                                                                     std::int64_t lda, std::int64_t k,
-                                                                    const __m512i (&b)[4]) noexcept {
+                                                                    const __m512i (&b)[kNv]) noexcept {
     if constexpr (r < R) {
       std::int32_t word;
       std::memcpy(&word, a + r * lda + k, 4);
       __m512i x = _mm512_set1_epi32(word);
       // int8 A: u(a) = a ^ 0x80 in every byte (its zero point carries the +128).
       if (std::is_same<AType, std::int8_t>::value) x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b[0]);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b[1]);
-      acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b[2]);
-      acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b[3]);
+      dot_vectors<0>(acc[r], x, b);
       dot_rows<r + 1, R>(acc, a, lda, k, b);
+    }
+  }
+
+  // acc[v] += vpdpbusd(x, b[v]) for every vector of one tile row.
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void load_panel_group(__m512i (&bv)[kNv],
+                                                                            const std::int8_t* b) noexcept {
+    if constexpr (v < kNv) {
+      bv[v] = _mm512_loadu_si512(b + 64 * v);
+      load_panel_group<v + 1>(bv, b);
+    }
+  }
+
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_vectors(__m512i (&acc)[kNv], __m512i x,
+                                                                       const __m512i (&b)[kNv]) noexcept {
+    if constexpr (v < kNv) {
+      acc[v] = _mm512_dpbusd_epi32(acc[v], x, b[v]);
+      dot_vectors<v + 1>(acc, x, b);
+    }
+  }
+
+  template <int v, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv],
+                                                                          const GemmTask<AType>& t, std::int64_t row,
+                                                                          __m512i zp, Out* c,
+                                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (v < kNv) {
+      finish_vector<v>(acc[v], t, row, zp, c, e);
+      finish_vectors<v + 1>(acc, t, row, zp, c, e);
     }
   }
 
@@ -94,33 +129,27 @@ struct GemmUkernel<arch::avx512_vnni> {
 
   // The K tail: a zero-padded copy of the last k % 4 values of each row.
   template <int r, int R, class AType>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows_tail(__m512i (&acc)[R][4], const AType* a,
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows_tail(__m512i (&acc)[R][kNv], const AType* a,
                                                                          std::int64_t lda, std::int64_t k,
-                                                                         const __m512i (&b)[4]) noexcept {
+                                                                         const __m512i (&b)[kNv]) noexcept {
     if constexpr (r < R) {
       __m512i x = _mm512_set1_epi32(static_cast<int>(load_tail_group(a + r * lda, k)));
       if (std::is_same<AType, std::int8_t>::value) x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b[0]);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b[1]);
-      acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b[2]);
-      acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b[3]);
+      dot_vectors<0>(acc[r], x, b);
       dot_rows_tail<r + 1, R>(acc, a, lda, k, b);
     }
   }
 
   // Epilogue on the register tile: zero-point correction, pipeline, masked store, row by row.
   template <int r, int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][4],
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv],
                                                                        const GemmTask<AType>& t, std::int64_t m0,
                                                                        const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
       const __m512i zp = _mm512_set1_epi32(e.zero_point_u(row));
       Out* c = e.c + row * e.ldc + t.col_begin;
-      finish_vector<0>(acc[r][0], t, row, zp, c, e);
-      finish_vector<1>(acc[r][1], t, row, zp, c, e);
-      finish_vector<2>(acc[r][2], t, row, zp, c, e);
-      finish_vector<3>(acc[r][3], t, row, zp, c, e);
+      finish_vectors<0>(acc[r], t, row, zp, c, e);
       finish_rows<r + 1, R>(acc, t, m0, e);
     }
   }
@@ -141,22 +170,22 @@ struct GemmUkernel<arch::avx512_vnni> {
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tile(const GemmTask<AType>& t, std::int64_t m0,
                                                                 const GemmEpilogue<Out, Pipeline>& e) noexcept {
-    __m512i acc[R][4];
+    __m512i acc[R][kNv];
     QSAFE_UNROLL
-    for (int i = 0; i < R * 4; ++i) acc[i / 4][i % 4] = _mm512_setzero_si512();
+    for (int i = 0; i < R * kNv; ++i) acc[i / kNv][i % kNv] = _mm512_setzero_si512();
     const AType* a = t.a + m0 * t.lda;
     const auto* b = static_cast<const std::int8_t*>(t.panel);
     const std::int64_t k_full = t.k & ~std::int64_t{3};
     std::int64_t k = 0;
     for (; k < k_full; k += 4, b += kNr * kKr) {
       if ((k & 63) == 0) prefetch_rows<0, R>(a + R * t.lda, t.lda, k);  // the next tile's A, one line per row
-      const __m512i bv[4] = {_mm512_loadu_si512(b), _mm512_loadu_si512(b + 64), _mm512_loadu_si512(b + 128),
-                             _mm512_loadu_si512(b + 192)};
+      __m512i bv[kNv];
+      load_panel_group<0>(bv, b);
       dot_rows<0, R>(acc, a, t.lda, k, bv);
     }
     if (k_full != t.k) {
-      const __m512i bv[4] = {_mm512_loadu_si512(b), _mm512_loadu_si512(b + 64), _mm512_loadu_si512(b + 128),
-                             _mm512_loadu_si512(b + 192)};
+      __m512i bv[kNv];
+      load_panel_group<0>(bv, b);
       dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
     }
     finish_rows<0, R>(acc, t, m0, e);
