@@ -1,6 +1,7 @@
 // Quantized GEMM, single-threaded, side by side: qsafe (dispatched and each forced path) against
 // oneDNN (matmul primitive, u8 src / s8 weights reordered once to its preferred layout, s32 and f32
-// dst; and dnnl_gemm_u8s8s32), gemmlowp (u8 x u8 with offsets, int32 out) and Eigen float GEMM.
+// dst; and dnnl_gemm_u8s8s32), gemmlowp (u8 x u8 with offsets, int32 out; built with -mavx2 in
+// gemm_peers/gemmlowp_avx2.cpp) and Eigen float GEMM.
 // Names: gemm/<impl>/<M>x<K>x<N>; counter GOPS = 2*M*K*N / s / 1e9. Plus peak/* loops that time
 // the multiply instructions alone, so results read as a fraction of the machine's limit.
 //
@@ -22,8 +23,8 @@
 #include <Eigen/Core>
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl.hpp>
-#include <public/gemmlowp.h>
 
+#include "gemm_peers/gemm_peers.hpp"
 #include "qsafe/kernel/gemm.hpp"
 #include "qsafe/kernel/gemm_dynamic.hpp"
 #include "qsafe/policy/dynamic_range.hpp"
@@ -202,23 +203,17 @@ void bench_onednn_gemm(benchmark::State& st, Shape s) {
 
 void bench_gemmlowp(benchmark::State& st, Shape s) {
   const Data d(s);
-  std::vector<std::uint8_t> w(d.w_nk.size());
+  std::vector<std::uint8_t> w(d.w_nk.size());  // [N, K] row-major = [K, N] column-major
   for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<std::uint8_t>(d.w_nk[i] + 128);
   std::vector<std::int32_t> c(static_cast<std::size_t>(s.m * s.n));
-  gemmlowp::GemmContext ctx;
-  ctx.set_max_num_threads(1);
-  const gemmlowp::MatrixMap<const std::uint8_t, gemmlowp::MapOrder::RowMajor> lhs(d.a.data(), static_cast<int>(s.m),
-                                                                                 static_cast<int>(s.k));
-  const gemmlowp::MatrixMap<const std::uint8_t, gemmlowp::MapOrder::ColMajor> rhs(w.data(), static_cast<int>(s.k),
-                                                                                 static_cast<int>(s.n));
-  gemmlowp::MatrixMap<std::int32_t, gemmlowp::MapOrder::RowMajor> out(c.data(), static_cast<int>(s.m),
-                                                                      static_cast<int>(s.n));
-  const std::tuple<> empty_pipeline;
+  bench_gemm_peers::GemmlowpContext* ctx = bench_gemm_peers::gemmlowp_create(1);
   for (auto _ : st) {
-    gemmlowp::GemmWithOutputPipeline<std::uint8_t, std::int32_t, gemmlowp::DefaultL8R8BitDepthParams>(
-        &ctx, lhs, rhs, &out, -kZeroPoint, -128, empty_pipeline);
+    bench_gemm_peers::gemmlowp_u8u8_s32(ctx, d.a.data(), w.data(), c.data(), static_cast<int>(s.m),
+                                        static_cast<int>(s.k), static_cast<int>(s.n), -kZeroPoint, -128);
     benchmark::ClobberMemory();
   }
+  bench_gemm_peers::gemmlowp_destroy(ctx);
+  st.SetLabel(bench_gemm_peers::gemmlowp_kernel_flavour());
   set_gops(st, s);
 }
 
