@@ -94,7 +94,7 @@ void run_per_tensor(const Q& quant, qsafe::Range range, float eps, const std::ve
   QSAFE_FUZZ_CHECK(finite(p.scale) && p.scale >= eps);
   QSAFE_FUZZ_CHECK(p.zero_point >= r.qmin && p.zero_point <= r.qmax);
   if (Q::scheme_type::kind == qsafe::SchemeKind::symmetric)
-    QSAFE_FUZZ_CHECK(p.zero_point == (r.qmin < 0 ? 0 : (r.qmin + r.qmax + 1) / 2));
+    QSAFE_FUZZ_CHECK(p.zero_point == (r.qmin < 0 ? 0 : qsafe::symmetric_unsigned_zero_point(r)));
   if (qsafe::check_qparams(p, r) != qsafe::Status::ok) {
     // A denormal scale (only reachable with a denormal eps) has no finite reciprocal: the
     // quantizer must refuse it rather than produce garbage.

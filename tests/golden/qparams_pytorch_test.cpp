@@ -34,20 +34,17 @@ struct QParamsOverflowRow {
 
 #include "fixtures/qparams_pytorch.inc"
 
-// Where qsafe deliberately differs from PyTorch's zero point (docs/numerics.md):
-// unsigned symmetric with a custom range. PyTorch takes the down-rounded midpoint
-// (quant_min + quant_max) // 2 when quant_min/quant_max are given, but 128 for default quint8;
-// qsafe takes (qmin + qmax + 1) / 2 for every unsigned range (128 for [0, 255]).
+// Where qsafe deliberately differs from PyTorch's zero point (docs/numerics.md §9): quint8 +
+// symmetric + reduce_range. PyTorch (HistogramObserver; MinMaxObserver refuses the combination)
+// gives 128, outside its own [0, 127]; qsafe gives the down-rounded midpoint 63, the rule PyTorch
+// itself applies to every other non-default unsigned range.
 struct KnownDeviation {
   const char* config;
   std::int32_t pytorch_zero_point;
   std::int32_t qsafe_zero_point;
 };
-// And quint8 + symmetric + reduce_range: PyTorch (HistogramObserver; MinMaxObserver refuses the
-// combination) gives 128, outside its own [0, 127]; qsafe gives the midpoint 64.
 constexpr KnownDeviation kKnownDeviations[] = {
-    {"quint4_symmetric", 7, 8},
-    {"quint8_symmetric_reduce", 128, 64},
+    {"quint8_symmetric_reduce", 128, 63},
 };
 
 const KnownDeviation* known_deviation(const char* config, std::int32_t pytorch_zp) {

@@ -171,8 +171,9 @@ TEST_CASE("golden: MovingAveragePerChannelMinMaxObserver matches PyTorch bit for
 
 TEST_CASE("golden: the one deliberate deviation, quint8 + symmetric + reduce_range", "[observer][golden]") {
   // PyTorch's formula gives zero point 128, outside [0, 127] (its MinMaxObserver refuses the
-  // combination outright); qsafe uses the midpoint 64 so that 0.0 stays representable. The scale
-  // is PyTorch's: max(|lo|, hi) / 63.5.
+  // combination outright); qsafe uses the down-rounded midpoint 63 (PyTorch's own rule for other
+  // non-default unsigned ranges) so that 0.0 stays representable. The scale is PyTorch's:
+  // max(|lo|, hi) / 63.5.
   MinMaxObserver obs;
   const float x[] = {-1.f, 0.5f, 3.f};
   REQUIRE(obs.observe(Span<const float>(x)) == Status::ok);
@@ -180,6 +181,6 @@ TEST_CASE("golden: the one deliberate deviation, quint8 + symmetric + reduce_ran
   o.reduce_range = true;
   const Result<QParams> p = qparams_from_range(obs.range().value(), qrange_of<std::uint8_t>(o), SchemeKind::symmetric);
   REQUIRE(p.ok());
-  CHECK(p->zero_point == 64);
+  CHECK(p->zero_point == 63);
   CHECK(p->scale == 3.f / 63.5f);
 }

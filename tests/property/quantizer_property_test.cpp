@@ -129,7 +129,7 @@ TEMPLATE_TEST_CASE("property: qparams_from_range invariants and the round trip w
       REQUIRE(p.zero_point <= r.qmax);
       REQUIRE(qsafe::check_qparams(p, r) == Status::ok);
       if (C::Scheme::kind == qsafe::SchemeKind::symmetric) {
-        REQUIRE(p.zero_point == (r.qmin < 0 ? 0 : (r.qmin + r.qmax + 1) / 2));
+        REQUIRE(p.zero_point == (r.qmin < 0 ? 0 : qsafe::symmetric_unsigned_zero_point(r)));
       } else if (p.scale > qsafe::kDefaultScaleEps) {  // (a scale raised to eps moves the zero point)
         if (range.lo >= 0.f) REQUIRE(p.zero_point == r.qmin);
         if (range.hi <= 0.f) REQUIRE(p.zero_point == r.qmax);

@@ -7,12 +7,15 @@
 //   affine:    scale = (hi' - lo') / float(qmax - qmin); scale = max(scale, eps)
 //              zero_point = clamp(qmin - round_half_even(lo' / scale), qmin, qmax)
 //   symmetric: scale = max(-lo', hi') / (float(qmax - qmin) / 2); scale = max(scale, eps)
-//              zero_point = 0 for signed ranges, (qmin + qmax + 1) / 2 for unsigned ones
-//              (128 for quint8, as PyTorch)
+//              zero_point = 0 for signed ranges; for unsigned ones the upper midpoint on the full
+//              range of a storage type (128 on [0, 255] as PyTorch's quint8, 32768 on [0, 65535])
+//              and floor((qmin + qmax) / 2) on any other range (PyTorch's rule for custom ranges:
+//              7 for quint4 [0, 15])
 // with eps = float32 machine epsilon (2^-23), PyTorch's default.
 //
 // One deliberate difference: PyTorch gives quint8 + symmetric + reduce_range the zero point 128,
-// outside its own [0, 127]; qsafe gives the midpoint 64 so that 0.0 stays representable.
+// outside its own [0, 127]; qsafe applies its custom-range rule and gives 63, so that the zero
+// point stays inside the range and 0.0 stays representable.
 #ifndef QSAFE_QUANTIZER_QPARAMS_FROM_RANGE_HPP_
 #define QSAFE_QUANTIZER_QPARAMS_FROM_RANGE_HPP_
 
@@ -35,6 +38,12 @@ constexpr bool is_finite(float x) noexcept {
 }
 }  // namespace detail
 
+// The zero point of a symmetric scheme on an unsigned range (see the top of this file).
+constexpr std::int32_t symmetric_unsigned_zero_point(QRange r) noexcept {
+  const bool storage_range = r.qmin == 0 && (r.qmax == 255 || r.qmax == 65535);
+  return storage_range ? (r.qmax + 1) / 2 : (r.qmin + r.qmax) / 2;
+}
+
 // Scale and zero point for `range` quantized into `qrange` under `scheme`.
 // Errors: non_finite_input (NaN/Inf bound), invalid_argument (lo > hi, bad qrange, eps <= 0),
 // out_of_range (the scale would overflow float32, e.g. [-3e38, 3e38]).
@@ -53,7 +62,10 @@ constexpr bool is_finite(float x) noexcept {
     const float abs_max = -lo > hi ? -lo : hi;
     p.scale = abs_max / (levels / 2.f);  // levels / 2 is exact (a half-integer at most)
     if (p.scale < eps) p.scale = eps;
-    p.zero_point = qrange.qmin < 0 ? 0 : (qrange.qmin + qrange.qmax + 1) / 2;
+    if (qrange.qmin < 0)
+      p.zero_point = 0;
+    else
+      p.zero_point = symmetric_unsigned_zero_point(qrange);
   } else {
     const float width = hi - lo;
     if (!detail::is_finite(width)) return Status::out_of_range;
