@@ -27,13 +27,21 @@
 #include "qsafe/kernel/arch/avx2/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
 
+// Tile shape (rows x YMM vectors per row). 4 x 2 measured best on Zen 5; every 12-accumulator
+// shape tried (4 x 3, 3 x 4, 6 x 2) spills under GCC 12 and runs at ~60 % of it (docs/bench-gemm.md).
+#ifndef QSAFE_AVX2_MR
+#define QSAFE_AVX2_MR 4
+#define QSAFE_AVX2_NV 2
+#endif
+
 namespace qsafe {
 namespace detail {
 
 template <>
 struct GemmUkernel<arch::avx2> {
-  static constexpr int kMr = 5;
-  static constexpr int kNr = 16;
+  static constexpr int kMr = QSAFE_AVX2_MR;
+  static constexpr int kNv = QSAFE_AVX2_NV;  // YMM vectors per tile row
+  static constexpr int kNr = 8 * kNv;
   static constexpr int kKr = 2;
   static constexpr int kKPad = 4;
   using BElem = std::int16_t;
@@ -86,32 +94,38 @@ struct GemmUkernel<arch::avx2> {
   // Rows are walked by template recursion (not loops) so every acc[][] index is a constant once
   // inlined and the accumulators stay in registers (see the AVX-512 kernel).
   template <int r, int R>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_rows(__m256i (&acc)[R][2], const std::int16_t* a,
-                                                              std::int64_t lda, std::int64_t k, __m256i b0,
-                                                              __m256i b1) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_rows(__m256i (&acc)[R][kNv], const std::int16_t* a,
+                                                              std::int64_t lda, std::int64_t k,
+                                                              const std::int16_t* b) noexcept {
     if constexpr (r < R) {
       std::int32_t word;
       std::memcpy(&word, a + r * lda + k, 4);
       const __m256i x = _mm256_set1_epi32(word);  // (A16[r][k], A16[r][k+1]) in every lane
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(x, b0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(x, b1));
-      madd_rows<r + 1, R>(acc, a, lda, k, b0, b1);
+      madd_vectors<0>(acc[r], x, b);
+      madd_rows<r + 1, R>(acc, a, lda, k, b);
+    }
+  }
+
+  // acc[v] += vpmaddwd(x, B_v), B_v read straight from the panel (a memory operand: no register).
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_vectors(__m256i (&acc)[kNv], __m256i x,
+                                                                 const std::int16_t* b) noexcept {
+    if constexpr (v < kNv) {
+      acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 * v))));
+      madd_vectors<v + 1>(acc, x, b);
     }
   }
 
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void tile(const GemmTask<AType>& t, std::int64_t m0,
                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
-    __m256i acc[R][2];
+    __m256i acc[R][kNv];
     QSAFE_UNROLL
-    for (int i = 0; i < R * 2; ++i) acc[i / 2][i % 2] = _mm256_setzero_si256();
+    for (int i = 0; i < R * kNv; ++i) acc[i / kNv][i % kNv] = _mm256_setzero_si256();
     const std::int16_t* a = static_cast<const std::int16_t*>(t.a_packed) + m0 * t.k_padded;
     const auto* b = static_cast<const std::int16_t*>(t.panel);
-    for (std::int64_t k = 0; k < t.k_padded; k += 2, b += kNr * kKr) {
-      madd_rows<0, R>(acc, a, t.k_padded, k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
-                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16)));
-    }
-    finish_rows<0, R>(acc, t, m0, e);
+    for (std::int64_t k = 0; k < t.k_padded; k += 2, b += kNr * kKr) madd_rows<0, R>(acc, a, t.k_padded, k, b);
+    finish_rows<0, R, kNv>(acc, t, m0, e);
   }
 
   template <int v, class AType, class Out, class Pipeline>
@@ -128,19 +142,29 @@ struct GemmUkernel<arch::avx2> {
   }
 
  public:
-  // Zero-point correction, pipeline and store on a YMM tile of R rows x 16 columns; shared with
-  // the AVX-VNNI kernel (same tile shape).
-  template <int r, int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_rows(const __m256i (&acc)[R][2], const GemmTask<AType>& t,
+  // Zero-point correction, pipeline and store on a YMM tile of R rows x NV vectors (8 columns
+  // each); shared with the AVX-VNNI kernel.
+  template <int r, int R, int NV, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_rows(const __m256i (&acc)[R][NV], const GemmTask<AType>& t,
                                                                 std::int64_t m0,
                                                                 const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
       const __m256i zp = _mm256_set1_epi32(e.zero_point_u(row));
       Out* c = e.c + row * e.ldc + t.col_begin;
-      finish_vector<0>(acc[r][0], t, row, zp, c, e);
-      finish_vector<1>(acc[r][1], t, row, zp, c, e);
-      finish_rows<r + 1, R>(acc, t, m0, e);
+      finish_vectors<0, NV>(acc[r], t, row, zp, c, e);
+      finish_rows<r + 1, R, NV>(acc, t, m0, e);
+    }
+  }
+
+ private:
+  template <int v, int NV, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void finish_vectors(const __m256i (&acc)[NV], const GemmTask<AType>& t,
+                                                                   std::int64_t row, __m256i zp, Out* c,
+                                                                   const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    if constexpr (v < NV) {
+      finish_vector<v>(acc[v], t, row, zp, c, e);
+      finish_vectors<v + 1, NV>(acc, t, row, zp, c, e);
     }
   }
 };

@@ -91,7 +91,7 @@ struct GemmUkernel<arch::avx_vnni> {
       dot_rows<0, R>(acc, a, t.lda, t.k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), true);
     }
-    GemmUkernel<arch::avx2>::finish_rows<0, R>(acc, t, m0, e);
+    GemmUkernel<arch::avx2>::finish_rows<0, R, 2>(acc, t, m0, e);
   }
 };
 
