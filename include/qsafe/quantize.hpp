@@ -10,6 +10,7 @@
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
 #include "qsafe/kernel/gemm.hpp"
+#include "qsafe/kernel/gemm_dynamic.hpp"
 #include "qsafe/observer/all.hpp"
 #include "qsafe/quantizer/granularity.hpp"
 #include "qsafe/quantizer/qparams_from_range.hpp"
