@@ -269,3 +269,38 @@ TEST_CASE("gemm: strided A and C; only C's window is written", "[kernel][gemm]")
       }
   });
 }
+
+TEST_CASE("gemm: empty dimensions (M, N or K = 0)", "[kernel][gemm]") {
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+    if (!Isa::available()) return;
+    std::vector<std::int32_t> zp{5};
+    // K = 0: every accumulator is 0, the pipeline still runs (bias added).
+    {
+      std::vector<std::int8_t> w;
+      const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, 3, 0);
+      REQUIRE(p.status == Status::ok);
+      std::vector<std::uint8_t> a;
+      std::vector<std::int32_t> bias{1, 2, 3}, c(6, -1);
+      REQUIRE(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), 2, 0), Span<const std::int32_t>(zp), p.w,
+                                    qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)}),
+                                    MatrixView<std::int32_t>(c.data(), 2, 3)) == Status::ok);
+      CHECK(c == std::vector<std::int32_t>({1, 2, 3, 1, 2, 3}));
+    }
+    // M = 0 and N = 0: ok, nothing written.
+    {
+      std::vector<std::int8_t> w(8, 1);
+      const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, 2, 4);
+      std::vector<std::int32_t> c(1, -1);
+      CHECK(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(nullptr, 0, 4), Span<const std::int32_t>(zp), p.w,
+                                  qsafe::pipeline(), MatrixView<std::int32_t>(nullptr, 0, 2)) == Status::ok);
+      std::vector<std::int8_t> none;
+      const qsafe_test::Packed q = qsafe_test::pack<Isa>(none, 0, 4);
+      REQUIRE(q.status == Status::ok);
+      std::vector<std::uint8_t> a(8, 1);
+      CHECK(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), 2, 4), Span<const std::int32_t>(zp), q.w,
+                                  qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), 2, 0)) == Status::ok);
+      CHECK(c[0] == -1);
+    }
+  });
+}

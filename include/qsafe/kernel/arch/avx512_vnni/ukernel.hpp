@@ -122,7 +122,10 @@ struct GemmUkernel<arch::avx512_vnni> {
   template <int r, int R, class AType>
   QSAFE_ALWAYS_INLINE static void prefetch_rows(const AType* a, std::int64_t lda, std::int64_t k) noexcept {
     if constexpr (r < R) {
-      _mm_prefetch(reinterpret_cast<const char*>(a + r * lda + k), _MM_HINT_T0);  // never faults
+      // Integer address arithmetic: the next tile may lie past A's last row (a prefetch never faults).
+      const std::uintptr_t p = reinterpret_cast<std::uintptr_t>(a) +
+                               static_cast<std::uintptr_t>(r * lda + k) * sizeof(AType);
+      _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
       prefetch_rows<r + 1, R>(a, lda, k);
     }
   }
@@ -178,7 +181,7 @@ struct GemmUkernel<arch::avx512_vnni> {
     const std::int64_t k_full = t.k & ~std::int64_t{3};
     std::int64_t k = 0;
     for (; k < k_full; k += 4, b += kNr * kKr) {
-      if ((k & 63) == 0) prefetch_rows<0, R>(a + R * t.lda, t.lda, k);  // the next tile's A, one line per row
+      if ((k & 63) == 0) prefetch_rows<0, R>(a, t.lda, k + R * t.lda);  // the next tile's A, one line per row
       __m512i bv[kNv];
       load_panel_group<0>(bv, b);
       dot_rows<0, R>(acc, a, t.lda, k, bv);
