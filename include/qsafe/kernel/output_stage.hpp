@@ -30,6 +30,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <tuple>
 #include <type_traits>
 
@@ -154,12 +155,18 @@ inline Status check_multipliers(Span<const QuantizedMultiplier> m) noexcept {
   return Status::ok;
 }
 
+// Runs on every gemm() call, over N scales: integer tests on the bits and no early exit, so the
+// loop vectorises (a float compare loop does not, and cost ~25 % of a 1x256x256 GEMM).
 inline Status check_floats(Span<const float> f, bool nonnegative) noexcept {
-  for (float x : f) {
-    if (!finite(x)) return Status::non_finite_input;
-    if (nonnegative && x < 0.f) return Status::invalid_argument;
+  std::uint32_t non_finite = 0, negative = 0;
+  for (std::size_t i = 0; i < f.size(); ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, f.data() + i, 4);
+    non_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);  // Inf or NaN
+    negative |= static_cast<std::uint32_t>(bits > 0x80000000u);                       // < 0 (not -0)
   }
-  return Status::ok;
+  if (non_finite != 0) return Status::non_finite_input;
+  return nonnegative && negative != 0 ? Status::invalid_argument : Status::ok;
 }
 
 }  // namespace detail
