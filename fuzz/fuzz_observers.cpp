@@ -34,7 +34,10 @@ namespace {
 
 bool finite(float x) noexcept { return qsafe::detail::is_finite(x); }
 
-bool same_bits(float a, float b) noexcept { return std::memcmp(&a, &b, sizeof a) == 0; }
+// Bit-exact on purpose: the contract says "exactly as before", -0.0 and NaN payloads included.
+bool same_bits(float a, float b) noexcept {
+  return std::memcmp(&a, &b, sizeof a) == 0;  // NOLINT(bugprone-suspicious-memory-comparison)
+}
 
 bool same_range(const qsafe::Result<qsafe::Range>& a, const qsafe::Result<qsafe::Range>& b) noexcept {
   if (a.status() != b.status()) return false;
