@@ -110,12 +110,25 @@ struct GemmUkernel<arch::avx512_vnni> {
 
   template <int v, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv],
+                                                                          const __m512i (&corr)[kNv],
                                                                           const GemmTask<AType>& t, std::int64_t row,
-                                                                          __m512i zp, Out* c,
+                                                                          Out* c,
                                                                           const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (v < kNv) {
-      finish_vector<v>(acc[v], t, row, zp, c, e);
-      finish_vectors<v + 1>(acc, t, row, zp, c, e);
+      finish_vector<v>(acc[v], corr[v], t, row, c, e);
+      finish_vectors<v + 1>(acc, corr, t, row, c, e);
+    }
+  }
+
+  // corr[v] = zp_u * col_sums[16v .. 16v + 15]: the zero-point correction of one row. Per-tensor
+  // zero points share it across the tile's rows (one vpmulld per vector per tile, not per row).
+  template <int v, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void make_corrections(__m512i (&corr)[kNv],
+                                                                            const GemmTask<AType>& t,
+                                                                            std::int32_t zp) noexcept {
+    if constexpr (v < kNv) {
+      corr[v] = _mm512_mullo_epi32(_mm512_set1_epi32(zp), _mm512_loadu_si512(t.col_sums + 16 * v));
+      make_corrections<v + 1>(corr, t, zp);
     }
   }
 
@@ -146,26 +159,26 @@ struct GemmUkernel<arch::avx512_vnni> {
   // Epilogue on the register tile: zero-point correction, pipeline, masked store, row by row.
   template <int r, int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv],
+                                                                       __m512i (&corr)[kNv],
                                                                        const GemmTask<AType>& t, std::int64_t m0,
                                                                        const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
-      const __m512i zp = _mm512_set1_epi32(e.zero_point_u(row));
-      Out* c = e.c + row * e.ldc + t.col_begin;
-      finish_vectors<0>(acc[r], t, row, zp, c, e);
-      finish_rows<r + 1, R>(acc, t, m0, e);
+      if (r > 0 && e.zero_point_per_row) make_corrections<0>(corr, t, e.zero_point_u(row));
+      finish_vectors<0>(acc[r], corr, t, row, e.c + row * e.ldc + t.col_begin, e);
+      finish_rows<r + 1, R>(acc, corr, t, m0, e);
     }
   }
 
   template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, const GemmTask<AType>& t,
-                                                                         std::int64_t row, __m512i zp, Out* c,
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, __m512i corr,
+                                                                         const GemmTask<AType>& t, std::int64_t row,
+                                                                         Out* c,
                                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
     const int left = t.cols - 16 * v;
     if (left <= 0) return;
     const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
-    const __m512i sums = _mm512_loadu_si512(t.col_sums + 16 * v);
-    const __m512i x = _mm512_sub_epi32(acc, _mm512_mullo_epi32(zp, sums));
+    const __m512i x = _mm512_sub_epi32(acc, corr);
     const Lanes16 lanes{row, t.col_begin + 16 * v, mask};
     store(arch::avx512_vnni{}, c + 16 * v, apply_stages<0>(arch::avx512_vnni{}, *e.pipeline, x, lanes), mask);
   }
@@ -191,7 +204,9 @@ struct GemmUkernel<arch::avx512_vnni> {
       load_panel_group<0>(bv, b);
       dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
     }
-    finish_rows<0, R>(acc, t, m0, e);
+    __m512i corr[kNv];
+    make_corrections<0>(corr, t, e.zero_point_u(m0));
+    finish_rows<0, R>(acc, corr, t, m0, e);
   }
 };
 
