@@ -1,7 +1,7 @@
 // Observer throughput: observe() on a 128x4096 float tensor for every observer in
 // qsafe::all_observers (observer/all.hpp), next to memcpy of the same bytes. Bytes processed are
 // the float bytes read, so the GB/s columns compare directly. scripts/bench_torch_histogram.py
-// times PyTorch's HistogramObserver on the same data (docs/bench-observer.md).
+// times PyTorch's HistogramObserver on the same data (docs/benchmarks.md).
 //
 //   observer/<name>/128x4096          steady state: the observer has seen this data before
 //   observer/<name>_first/128x4096    a fresh observer each time (first-batch path)

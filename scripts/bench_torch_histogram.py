@@ -2,7 +2,7 @@
 """Times PyTorch's HistogramObserver.forward (torch.ao.quantization, 2048 bins, the default) on the
 same 128x4096 N(0, 1) tensor that benchmarks/bench_observer.cpp uses (splitmix64 + Box-Muller), one
 thread, steady state (the observer has seen the data before), and prints ns per element and GB/s of
-float input. Compare with observer/percentile|mse|entropy/128x4096 (docs/bench-observer.md).
+float input. Compare with observer/percentile|mse|entropy/128x4096 (docs/benchmarks.md).
 
     /usr/bin/python3 scripts/bench_torch_histogram.py [--repetitions 3] [--iterations 20]
 """

@@ -28,7 +28,7 @@
 #include "qsafe/kernel/detail/ukernel.hpp"
 
 // Tile shape (rows x YMM vectors per row). 4 x 2 measured best on Zen 5; every 12-accumulator
-// shape tried (4 x 3, 3 x 4, 6 x 2) spills under GCC 12 and runs at ~60 % of it (docs/bench-gemm.md).
+// shape tried (4 x 3, 3 x 4, 6 x 2) spills under GCC 12 and runs at ~60 % of it (docs/benchmarks.md).
 #ifndef QSAFE_AVX2_MR
 #define QSAFE_AVX2_MR 4
 #define QSAFE_AVX2_NV 2

@@ -22,7 +22,7 @@
 #include "qsafe/kernel/detail/ukernel.hpp"
 
 // Tile shape (rows x ZMM vectors per row). 6 x 4 measured best on Zen 5 against 12 x 2 and 8 x 3
-// (docs/bench-gemm.md); overridable only to repeat that experiment.
+// (docs/benchmarks.md); overridable only to repeat that experiment.
 #ifndef QSAFE_AVX512_MR
 #define QSAFE_AVX512_MR 6
 #define QSAFE_AVX512_NV 4
