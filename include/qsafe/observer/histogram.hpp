@@ -81,8 +81,10 @@ QSAFE_ALWAYS_INLINE std::int32_t floor_scaled(float x, float inv, float w) noexc
   return t - (x < static_cast<float>(t) * w ? 1 : 0);
 }
 
-// floor(a / 2^k) for int64 a, k >= 0 (no reliance on the sign behaviour of >>).
+// floor(a / 2^k) for int64 a, k >= 0 (no reliance on the sign behaviour of >>; shifts of 63 or
+// more, reachable with huge values, give the limit 0 or -1 instead of undefined behaviour).
 constexpr std::int64_t floor_div_pow2_i64(std::int64_t a, int k) noexcept {
+  if (k >= 63) return a >= 0 ? 0 : -1;
   return a >= 0 ? (a >> k) : -(((-a) - 1) >> k) - 1;
 }
 

@@ -94,13 +94,23 @@ class MovingAverageMinMaxObserver {
       lo_ = batch.lo;
       hi_ = batch.hi;
     } else {
-      lo_ = lo_ + detail::rounded_product(c_, batch.lo - lo_);
-      hi_ = hi_ + detail::rounded_product(c_, batch.hi - hi_);
+      lo_ = moving_update(lo_, batch.lo);
+      hi_ = moving_update(hi_, batch.hi);
     }
     ++batches_;
   }
 
  private:
+  // cur + c * (target - cur) in float, as PyTorch computes it. The true result lies between two
+  // finite floats, so it is finite; only the difference can overflow (e.g. FLT_MAX then -FLT_MAX),
+  // and then the update is taken in double instead of returning an infinite range.
+  float moving_update(float cur, float target) const noexcept {
+    const float diff = target - cur;
+    if (diff - diff != 0.f)  // +-Inf
+      return static_cast<float>(cur + static_cast<double>(c_) * (static_cast<double>(target) - cur));
+    return cur + detail::rounded_product(c_, diff);
+  }
+
   float c_ = kDefaultAveragingConstant;
   float lo_ = 0.f;
   float hi_ = 0.f;

@@ -28,6 +28,7 @@
 #include "qsafe/core/qparams.hpp"
 #include "qsafe/core/status.hpp"
 #include "qsafe/observer/histogram.hpp"
+#include "qsafe/observer/percentile.hpp"
 #include "qsafe/quantizer/qparams_from_range.hpp"
 
 namespace qsafe {

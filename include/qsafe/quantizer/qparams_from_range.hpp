@@ -46,7 +46,8 @@ constexpr std::int32_t symmetric_unsigned_zero_point(QRange r) noexcept {
 
 // Scale and zero point for `range` quantized into `qrange` under `scheme`.
 // Errors: non_finite_input (NaN/Inf bound), invalid_argument (lo > hi, bad qrange, eps <= 0),
-// out_of_range (the scale would overflow float32, e.g. [-3e38, 3e38]).
+// out_of_range (the scale would overflow float32, e.g. [-3e38, 3e38], or an end of the integer
+// range would dequantize to +-Inf).
 [[nodiscard]] inline Result<QParams> qparams_from_range(Range range, QRange qrange, SchemeKind scheme,
                                                         float eps = kDefaultScaleEps) noexcept {
   if (!detail::is_finite(range.lo) || !detail::is_finite(range.hi)) return Status::non_finite_input;
@@ -79,6 +80,11 @@ constexpr std::int32_t symmetric_unsigned_zero_point(QRange r) noexcept {
     p.zero_point = zp;
   }
   if (!detail::is_finite(p.scale)) return Status::out_of_range;
+  // Both ends of the integer range must dequantize to finite floats (symmetric int8 over
+  // [-FLT_MAX, FLT_MAX] has a finite scale, but q = -128 would dequantize to -inf).
+  if (!detail::is_finite(static_cast<float>(qrange.qmin - p.zero_point) * p.scale) ||
+      !detail::is_finite(static_cast<float>(qrange.qmax - p.zero_point) * p.scale))
+    return Status::out_of_range;
   return p;
 }
 
