@@ -12,11 +12,11 @@
 #include "qsafe/kernel/gemm.hpp"
 #include "qsafe/kernel/gemm_dynamic.hpp"
 #include "qsafe/observer/all.hpp"
-#include "qsafe/quantizer/granularity.hpp"
-#include "qsafe/quantizer/qparams_from_range.hpp"
-#include "qsafe/quantizer/quantizer.hpp"
 #include "qsafe/policy/all.hpp"
 #include "qsafe/quantizer/fake_quant.hpp"
+#include "qsafe/quantizer/granularity.hpp"
 #include "qsafe/quantizer/int4_pack.hpp"
+#include "qsafe/quantizer/qparams_from_range.hpp"
+#include "qsafe/quantizer/quantizer.hpp"
 
 #endif  // QSAFE_QUANTIZE_HPP_

@@ -82,12 +82,9 @@ struct Corruption {
 // The built-in suite, in report order.
 inline std::vector<Corruption> builtin_corruptions() {
   return {
-      {"noise_0.1", CorruptionKind::gaussian_noise, 0.1f, 0},
-      {"noise_0.3", CorruptionKind::gaussian_noise, 0.3f, 0},
-      {"brightness_+0.3", CorruptionKind::brightness, 0.3f, 0},
-      {"contrast_x0.5", CorruptionKind::contrast, 0.5f, 0},
-      {"contrast_x2", CorruptionKind::contrast, 2.f, 0},
-      {"outliers_5x", CorruptionKind::outlier_pixels, 5.f, 3},
+      {"noise_0.1", CorruptionKind::gaussian_noise, 0.1f, 0},   {"noise_0.3", CorruptionKind::gaussian_noise, 0.3f, 0},
+      {"brightness_+0.3", CorruptionKind::brightness, 0.3f, 0}, {"contrast_x0.5", CorruptionKind::contrast, 0.5f, 0},
+      {"contrast_x2", CorruptionKind::contrast, 2.f, 0},        {"outliers_5x", CorruptionKind::outlier_pixels, 5.f, 3},
       {"occlusion_3x3", CorruptionKind::occlusion, 3.f, 0},
   };
 }

@@ -140,9 +140,9 @@ inline TailStats tail_stats(const std::vector<double>& per_sample) {
 // Per-sample comparison of two [samples, classes] logit matrices.
 struct ClassificationMetrics {
   std::size_t samples = 0;
-  std::size_t top1_agreement = 0;      // samples whose argmax is the same
-  std::vector<std::size_t> flipped;    // samples whose argmax differs, ascending
-  std::vector<double> kl;              // per-sample softmax KL(reference || test)
+  std::size_t top1_agreement = 0;    // samples whose argmax is the same
+  std::vector<std::size_t> flipped;  // samples whose argmax differs, ascending
+  std::vector<double> kl;            // per-sample softmax KL(reference || test)
   TailStats kl_tail;
   // With labels: accuracy of each side, as fractions in [0, 1]; -1 when no labels were given.
   double reference_accuracy = -1.0;
@@ -156,8 +156,7 @@ struct ClassificationMetrics {
 // Errors: invalid_argument (classes == 0 or a label out of range), shape_mismatch, empty_input,
 // non_finite_input.
 inline Result<ClassificationMetrics> classification_metrics(Span<const float> reference, Span<const float> test,
-                                                            std::size_t classes,
-                                                            Span<const std::int64_t> labels = {}) {
+                                                            std::size_t classes, Span<const std::int64_t> labels = {}) {
   if (classes == 0) return Status::invalid_argument;
   if (reference.size() != test.size() || reference.size() % classes != 0) return Status::shape_mismatch;
   if (reference.empty()) return Status::empty_input;

@@ -43,15 +43,14 @@ struct Conv2dGeometry {
   // invalid_argument unless every size is positive, padding non-negative, channels divisible by
   // groups, the window fits the padded input (out_h, out_w >= 1) and sizes stay below 2^31.
   constexpr Status check() const noexcept {
-    if (batch < 1 || in_h < 1 || in_w < 1 || in_channels < 1 || out_channels < 1 || kernel_h < 1 ||
-        kernel_w < 1 || stride_h < 1 || stride_w < 1 || dilation_h < 1 || dilation_w < 1 || groups < 1)
+    if (batch < 1 || in_h < 1 || in_w < 1 || in_channels < 1 || out_channels < 1 || kernel_h < 1 || kernel_w < 1 ||
+        stride_h < 1 || stride_w < 1 || dilation_h < 1 || dilation_w < 1 || groups < 1)
       return Status::invalid_argument;
     if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) return Status::invalid_argument;
     constexpr std::int64_t kLimit = std::int64_t{1} << 31;
     if (batch >= kLimit || in_h >= kLimit || in_w >= kLimit || in_channels >= kLimit || out_channels >= kLimit ||
         kernel_h >= kLimit || kernel_w >= kLimit || pad_top >= kLimit || pad_left >= kLimit || pad_bottom >= kLimit ||
-        pad_right >= kLimit || stride_h >= kLimit || stride_w >= kLimit || dilation_h >= kLimit ||
-        dilation_w >= kLimit)
+        pad_right >= kLimit || stride_h >= kLimit || stride_w >= kLimit || dilation_h >= kLimit || dilation_w >= kLimit)
       return Status::invalid_argument;
     if (in_channels % groups != 0 || out_channels % groups != 0) return Status::invalid_argument;
     if (in_h + pad_top + pad_bottom < dilation_h * (kernel_h - 1) + 1) return Status::invalid_argument;

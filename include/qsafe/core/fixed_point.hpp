@@ -151,8 +151,8 @@ inline std::int32_t multiply_by_quantized_multiplier_single_round(std::int32_t x
   QSAFE_DCHECK(m.shift >= QuantizedMultiplier::kMinShift && m.shift <= QuantizedMultiplier::kMaxShift);
   const int total_shift = 31 - detail::clamp_shift(m.shift);  // in [1, 62]
   // |x * multiplier| < 2^62 and the nudge is <= 2^61: the sum cannot overflow int64.
-  const std::int64_t nudged = static_cast<std::int64_t>(x) * static_cast<std::int64_t>(m.multiplier) +
-                              (std::int64_t{1} << (total_shift - 1));
+  const std::int64_t nudged =
+      static_cast<std::int64_t>(x) * static_cast<std::int64_t>(m.multiplier) + (std::int64_t{1} << (total_shift - 1));
   const std::int64_t r = detail::floor_shift_right(nudged, total_shift);
   if (r > std::numeric_limits<std::int32_t>::max()) return std::numeric_limits<std::int32_t>::max();
   if (r < std::numeric_limits<std::int32_t>::min()) return std::numeric_limits<std::int32_t>::min();

@@ -14,9 +14,9 @@
 //
 // acc is the int32 sum of (x - input_zero_point) * w (int8 weights, zero point 0), plus the int32
 // bias PyTorch derives from a float bias as round_half_even(bias * (1.0f / float(w_scale * in_scale)))
-// (quantize_per_tensor to qint32, scale product in double; pytorch_quantize_bias below). The experiments rejected the alternatives that
-// compute the scale in double and cast once (differs in ~1 of 3 discriminating cases), compute
-// w * i / o with a float division, or use float(1 / output_scale) computed in double.
+// (quantize_per_tensor to qint32, scale product in double; pytorch_quantize_bias below). The experiments rejected the
+// alternatives that compute the scale in double and cast once (differs in ~1 of 3 discriminating cases), compute w * i
+// / o with a float division, or use float(1 / output_scale) computed in double.
 //
 // One deliberate difference: when |float(acc) * scale| >= 2^31 (only possible for scale > 1 and huge
 // accumulators), qnnpack's x86 code gets cvtps2dq's "integer indefinite" INT32_MIN and so outputs

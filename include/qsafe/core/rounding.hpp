@@ -32,7 +32,7 @@ inline std::int32_t round_float_to_int32(float x) noexcept {
     if (fraction != 0) return 0;
     return negative ? kInt32Min : kInt32Max;
   }
-  if (exponent < 126) return 0;  // |x| < 0.5 (includes zero and denormals)
+  if (exponent < 126) return 0;                         // |x| < 0.5 (includes zero and denormals)
   const std::uint32_t mantissa = fraction | 0x800000u;  // |x| = mantissa * 2^(exponent - 150)
   const int shift = 150 - exponent;
   std::uint32_t magnitude;
@@ -40,12 +40,12 @@ inline std::int32_t round_float_to_int32(float x) noexcept {
     magnitude = mantissa >> shift;
     const std::uint32_t remainder = mantissa & ((std::uint32_t{1} << shift) - 1u);
     const std::uint32_t half = std::uint32_t{1} << (shift - 1);
-    const bool up = TiesToEven ? (remainder > half || (remainder == half && (magnitude & 1u) != 0))
-                               : (remainder >= half);
+    const bool up =
+        TiesToEven ? (remainder > half || (remainder == half && (magnitude & 1u) != 0)) : (remainder >= half);
     magnitude += up ? 1u : 0u;
   } else {
     if (-shift >= 8) return negative ? kInt32Min : kInt32Max;  // |x| >= 2^31
-    magnitude = mantissa << (-shift);                            // < 2^31
+    magnitude = mantissa << (-shift);                          // < 2^31
   }
   return negative ? -static_cast<std::int32_t>(magnitude) : static_cast<std::int32_t>(magnitude);
 }

@@ -24,9 +24,8 @@ class Span {
   template <class U, class = std::enable_if_t<std::is_convertible<U (*)[], T (*)[]>::value>>
   constexpr Span(const Span<U>& other) noexcept : data_(other.data()), size_(other.size()) {}  // NOLINT
   // Any contiguous container with data() and size() (std::vector, std::array, ...).
-  template <class C, class = std::enable_if_t<
-                         !std::is_array<std::remove_reference_t<C>>::value &&
-                         std::is_convertible<decltype(std::declval<C&>().data()), T*>::value>>
+  template <class C, class = std::enable_if_t<!std::is_array<std::remove_reference_t<C>>::value &&
+                                              std::is_convertible<decltype(std::declval<C&>().data()), T*>::value>>
   constexpr Span(C& c) noexcept : data_(c.data()), size_(c.size()) {}  // NOLINT: implicit by design
 
   constexpr T* data() const noexcept { return data_; }

@@ -51,7 +51,7 @@ class [[nodiscard]] Result {
 
  public:
   constexpr Result(T v) noexcept : value_(std::move(v)), status_(Status::ok) {}  // NOLINT: implicit by design
-  constexpr Result(Status s) noexcept : value_(), status_(s) {                     // NOLINT: implicit by design
+  constexpr Result(Status s) noexcept : value_(), status_(s) {                   // NOLINT: implicit by design
     QSAFE_DCHECK(s != Status::ok);
   }
   constexpr bool ok() const noexcept { return status_ == Status::ok; }
@@ -76,9 +76,9 @@ class [[nodiscard]] Result {
 }  // namespace qsafe
 
 // Early return of a non-ok Status from an expression that yields a Status.
-#define QSAFE_RETURN_IF_ERROR(expr)                         \
-  do {                                                      \
-    const ::qsafe::Status qsafe_status_ = (expr);           \
+#define QSAFE_RETURN_IF_ERROR(expr)                                 \
+  do {                                                              \
+    const ::qsafe::Status qsafe_status_ = (expr);                   \
     if (qsafe_status_ != ::qsafe::Status::ok) return qsafe_status_; \
   } while (0)
 

@@ -41,16 +41,16 @@ using nn::to_string;
 struct LayerSpec {
   LayerKind kind = LayerKind::input;
   std::string name;
-  int line = 0;                      // 1-based line in the manifest
-  std::vector<std::int64_t> shape;   // input: C,H,W (or features for an MLP)
-  std::string weight_path;           // resolved against the manifest's folder
-  std::string bias_path;             // empty when absent
+  int line = 0;                     // 1-based line in the manifest
+  std::vector<std::int64_t> shape;  // input: C,H,W (or features for an MLP)
+  std::string weight_path;          // resolved against the manifest's folder
+  std::string bias_path;            // empty when absent
   std::int64_t kernel_h = 1, kernel_w = 1;
   std::int64_t stride_h = 1, stride_w = 1;
   std::int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
   std::int64_t dilation_h = 1, dilation_w = 1;
   std::int64_t groups = 1;
-  std::string from;                  // add: the other operand's layer name
+  std::string from;  // add: the other operand's layer name
 };
 
 struct Manifest {
@@ -157,8 +157,7 @@ inline Manifest parse_manifest(const std::string& text, const std::string& path)
       if (eq == std::string::npos || eq == 0 || eq + 1 == token.size())
         throw ManifestError(ctx + ": expected key=value, got '" + token + "'");
       const std::string key = token.substr(0, eq);
-      if (key != "name" && allowed.at(l.kind).count(key) == 0)
-        throw ManifestError(ctx + ": unknown key '" + key + "'");
+      if (key != "name" && allowed.at(l.kind).count(key) == 0) throw ManifestError(ctx + ": unknown key '" + key + "'");
       if (!kv.emplace(key, token.substr(eq + 1)).second) throw ManifestError(ctx + ": duplicate key '" + key + "'");
     }
     if (l.kind == LayerKind::input) {

@@ -17,8 +17,8 @@ namespace qsafe {
 namespace io {
 
 namespace detail {
-inline std::vector<float> load_float_tensor(const std::string& path, const std::string& where,
-                                            const std::string& what, std::vector<std::int64_t>* shape) {
+inline std::vector<float> load_float_tensor(const std::string& path, const std::string& where, const std::string& what,
+                                            std::vector<std::int64_t>* shape) {
   NpyArray a;
   try {
     a = read_npy(path);
@@ -26,7 +26,8 @@ inline std::vector<float> load_float_tensor(const std::string& path, const std::
     throw ManifestError(where + ": " + what + ": " + e.what());
   }
   if (a.dtype() != DType::float32 && a.dtype() != DType::float64)
-    throw ManifestError(where + ": " + what + ": " + path + " must be float32 or float64, got " + dtype_name(a.dtype()));
+    throw ManifestError(where + ": " + what + ": " + path + " must be float32 or float64, got " +
+                        dtype_name(a.dtype()));
   if (shape != nullptr) *shape = a.shape();
   std::vector<float> v = a.to_float();
   for (float x : v)

@@ -12,7 +12,8 @@
 // before the data buffer is allocated, so a lying header cannot make the reader allocate more than
 // the file holds.
 //
-// Writing produces exactly what numpy.save produces: version 1.0, the header padded with spaces to a multiple of 64 bytes and ended by '\n'.
+// Writing produces exactly what numpy.save produces: version 1.0, the header padded with spaces to a multiple of 64
+// bytes and ended by '\n'.
 //
 //   qsafe::io::NpyArray a = qsafe::io::read_npy("x.npy");
 //   std::vector<float> x = a.to_float();                   // any supported dtype, converted
@@ -103,14 +104,38 @@ constexpr const char* dtype_descr(DType t) noexcept {
 // int64_t).
 template <class T>
 struct DTypeOf;
-template <> struct DTypeOf<float> { static constexpr DType value = DType::float32; };
-template <> struct DTypeOf<double> { static constexpr DType value = DType::float64; };
-template <> struct DTypeOf<std::int8_t> { static constexpr DType value = DType::int8; };
-template <> struct DTypeOf<std::uint8_t> { static constexpr DType value = DType::uint8; };
-template <> struct DTypeOf<std::int16_t> { static constexpr DType value = DType::int16; };
-template <> struct DTypeOf<std::uint16_t> { static constexpr DType value = DType::uint16; };
-template <> struct DTypeOf<std::int32_t> { static constexpr DType value = DType::int32; };
-template <> struct DTypeOf<std::int64_t> { static constexpr DType value = DType::int64; };
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::float32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::float64;
+};
+template <>
+struct DTypeOf<std::int8_t> {
+  static constexpr DType value = DType::int8;
+};
+template <>
+struct DTypeOf<std::uint8_t> {
+  static constexpr DType value = DType::uint8;
+};
+template <>
+struct DTypeOf<std::int16_t> {
+  static constexpr DType value = DType::int16;
+};
+template <>
+struct DTypeOf<std::uint16_t> {
+  static constexpr DType value = DType::uint16;
+};
+template <>
+struct DTypeOf<std::int32_t> {
+  static constexpr DType value = DType::int32;
+};
+template <>
+struct DTypeOf<std::int64_t> {
+  static constexpr DType value = DType::int64;
+};
 
 inline constexpr int kNpyMaxRank = 32;  // NumPy's NPY_MAXDIMS
 
@@ -176,11 +201,12 @@ class NpyArray {
     return a;
   }
   template <class T>
-  static NpyArray from_vector(std::vector<std::int64_t> shape, const std::vector<T>& v, std::string source = "<array>") {
+  static NpyArray from_vector(std::vector<std::int64_t> shape, const std::vector<T>& v,
+                              std::string source = "<array>") {
     NpyArray a(DTypeOf<T>::value, std::move(shape), std::move(source));
     if (static_cast<std::size_t>(a.numel()) != v.size())
-      throw NpyError(a.source_, "shape " + detail::npy_shape_string(a.shape_) + " needs " +
-                                    std::to_string(a.numel()) + " elements, got " + std::to_string(v.size()));
+      throw NpyError(a.source_, "shape " + detail::npy_shape_string(a.shape_) + " needs " + std::to_string(a.numel()) +
+                                    " elements, got " + std::to_string(v.size()));
     if (!v.empty()) std::memcpy(a.bytes_.data(), v.data(), a.bytes_.size());
     return a;
   }
@@ -418,16 +444,20 @@ inline DType npy_dtype_from_descr(const std::string& descr, const std::string& f
   const std::string bare = has_order ? code : descr;
   for (const Known& k : known) {
     if (bare != k.code) continue;
-    if (dtype_size(k.dtype) == 1) return k.dtype;  // byte order is irrelevant
+    if (dtype_size(k.dtype) == 1) return k.dtype;                    // byte order is irrelevant
     if (!has_order || order == '<' || order == '=') return k.dtype;  // '=' is native: little-endian here
     if (order == '>') throw NpyError(file, "big-endian data ('" + descr + "') is not supported; save it little-endian");
     break;  // '|' on a multi-byte type is malformed
   }
   std::string name = descr;
-  if (bare == "O" || bare == "O8") name += " (object arrays)";
-  else if (bare == "b1" || bare == "?") name += " (bool)";
-  else if (bare == "f2") name += " (float16)";
-  else if (!bare.empty() && bare[0] == 'c') name += " (complex)";
+  if (bare == "O" || bare == "O8")
+    name += " (object arrays)";
+  else if (bare == "b1" || bare == "?")
+    name += " (bool)";
+  else if (bare == "f2")
+    name += " (float16)";
+  else if (!bare.empty() && bare[0] == 'c')
+    name += " (complex)";
   throw NpyError(file, "unsupported dtype '" + name +
                            "'; qsafe reads float32, float64, int8, uint8, int16, uint16, int32 and int64");
 }
@@ -446,7 +476,8 @@ inline NpyArray parse_npy(const void* data, std::size_t size, const std::string&
   const std::uint8_t* p = static_cast<const std::uint8_t*>(data);
   static const std::uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
   if (size < 10 || p == nullptr) {
-    if (size >= 6 && p != nullptr && std::memcmp(p, kMagic, 6) != 0) throw NpyError(name, "not a .npy file (bad magic)");
+    if (size >= 6 && p != nullptr && std::memcmp(p, kMagic, 6) != 0)
+      throw NpyError(name, "not a .npy file (bad magic)");
     throw NpyError(name, "truncated: " + std::to_string(size) + " bytes is shorter than any .npy header");
   }
   if (std::memcmp(p, kMagic, 6) != 0) throw NpyError(name, "not a .npy file (bad magic)");
@@ -479,8 +510,8 @@ inline NpyArray parse_npy(const void* data, std::size_t size, const std::string&
   if (bytes < 0) throw NpyError(name, "shape " + detail::npy_shape_string(shape) + " overflows the element count");
   const std::size_t have = size - data_offset;
   if (static_cast<std::uint64_t>(bytes) != have) {
-    const std::string promise = "the header promises " + std::to_string(bytes) + " bytes of " +
-                                dtype_name(dtype) + " data (shape " + detail::npy_shape_string(shape) + ")";
+    const std::string promise = "the header promises " + std::to_string(bytes) + " bytes of " + dtype_name(dtype) +
+                                " data (shape " + detail::npy_shape_string(shape) + ")";
     if (static_cast<std::uint64_t>(bytes) > have)
       throw NpyError(name, "truncated: " + promise + " but " + std::to_string(have) + " follow");
     throw NpyError(name, promise + " but " + std::to_string(have) + " follow (trailing bytes)");
@@ -513,8 +544,8 @@ inline NpyArray read_npy(const std::string& path) {
 
 // The bytes numpy.save would write for `a`.
 inline std::vector<std::uint8_t> serialize_npy(const NpyArray& a) {
-  std::string dict = std::string("{'descr': '") + dtype_descr(a.dtype()) + "', 'fortran_order': False, 'shape': " +
-                     detail::npy_shape_string(a.shape()) + ", }";
+  std::string dict = std::string("{'descr': '") + dtype_descr(a.dtype()) +
+                     "', 'fortran_order': False, 'shape': " + detail::npy_shape_string(a.shape()) + ", }";
   // Pad with spaces so that magic + version + length + header is a multiple of 64, ending in '\n'.
   // Rank <= 32 keeps the dict far below 64 KiB, so version 1.0 (a 2-byte length) always fits.
   const std::size_t prefix = 10;
@@ -524,7 +555,15 @@ inline std::vector<std::uint8_t> serialize_npy(const NpyArray& a) {
   dict += '\n';
   std::vector<std::uint8_t> out;
   out.reserve(total + a.byte_size());
-  const std::uint8_t magic[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<std::uint8_t>(header_len & 0xffu),
+  const std::uint8_t magic[10] = {0x93,
+                                  'N',
+                                  'U',
+                                  'M',
+                                  'P',
+                                  'Y',
+                                  1,
+                                  0,
+                                  static_cast<std::uint8_t>(header_len & 0xffu),
                                   static_cast<std::uint8_t>(header_len >> 8)};
   out.insert(out.end(), magic, magic + 10);
   out.insert(out.end(), dict.begin(), dict.end());

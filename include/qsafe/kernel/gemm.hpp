@@ -46,8 +46,8 @@ namespace detail {
 template <class Isa>
 constexpr PackedWeights::Layout packed_layout(std::int64_t n, std::int64_t k) noexcept {
   using U = GemmUkernel<Isa>;
-  return PackedWeights::Layout{Isa::id, n, k, PackedWeights::round_up(k, U::kKPad), U::kNr, U::kKr,
-                               static_cast<int>(sizeof(typename U::BElem))};
+  return PackedWeights::Layout{
+      Isa::id, n, k, PackedWeights::round_up(k, U::kKPad), U::kNr, U::kKr, static_cast<int>(sizeof(typename U::BElem))};
 }
 
 template <class Isa, class F>
@@ -71,9 +71,8 @@ constexpr bool zero_point_in_range(std::int32_t zp) noexcept {
 template <class Isa = arch::automatic>
 std::size_t packed_weights_size(std::int64_t n, std::int64_t k) noexcept {
   if (n < 0 || k < 0 || k > kGemmMaxK) return 0;
-  return detail::with_isa<Isa>([&](auto isa) noexcept {
-    return PackedWeights::storage_bytes(detail::packed_layout<decltype(isa)>(n, k));
-  });
+  return detail::with_isa<Isa>(
+      [&](auto isa) noexcept { return PackedWeights::storage_bytes(detail::packed_layout<decltype(isa)>(n, k)); });
 }
 
 // Packs int8 weights for path Isa into `storage` (kept alive by the caller as long as the
@@ -123,8 +122,8 @@ Status check_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_poi
                 "C's element type does not match the pipeline's output (int32 -> int32_t/int8_t/uint8_t, "
                 "float -> float)");
   if constexpr (std::is_same<Isa, arch::automatic>::value) {
-    const bool runnable = arch::visit(arch::compiled{}, w.arch(), false,
-                                      [](auto isa) noexcept { return decltype(isa)::available(); });
+    const bool runnable =
+        arch::visit(arch::compiled{}, w.arch(), false, [](auto isa) noexcept { return decltype(isa)::available(); });
     if (!runnable) return w.empty() ? Status::invalid_argument : Status::unsupported_arch;
   } else {
     if (!Isa::available()) return Status::unsupported_arch;

@@ -101,8 +101,8 @@ template <class Isa = arch::automatic, class Policy>
   const std::int32_t zp0[1] = {0};
   const float one[1] = {1.f};
   const auto probe = pipeline(Dequantize{Span<const float>(one), weight_scale, bias});
-  QSAFE_RETURN_IF_ERROR(check_gemm<Isa>(MatrixView<const std::uint8_t>(ws.a, m, k, k), Span<const std::int32_t>(zp0),
-                                        w, probe, c));
+  QSAFE_RETURN_IF_ERROR(
+      check_gemm<Isa>(MatrixView<const std::uint8_t>(ws.a, m, k, k), Span<const std::int32_t>(zp0), w, probe, c));
   if (m == 0) return Status::ok;
 
   QSAFE_RETURN_IF_ERROR(policy.begin(a, target));

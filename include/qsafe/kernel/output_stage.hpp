@@ -163,7 +163,7 @@ inline Status check_floats(Span<const float> f, bool nonnegative) noexcept {
     std::uint32_t bits;
     std::memcpy(&bits, f.data() + i, 4);
     non_finite |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);  // Inf or NaN
-    negative |= static_cast<std::uint32_t>(bits > 0x80000000u);                       // < 0 (not -0)
+    negative |= static_cast<std::uint32_t>(bits > 0x80000000u);                     // < 0 (not -0)
   }
   if (non_finite != 0) return Status::non_finite_input;
   return nonnegative && negative != 0 ? Status::invalid_argument : Status::ok;

@@ -81,8 +81,7 @@ class PackedWeights {
     return static_cast<std::size_t>(l.k_padded * l.nr * l.elem_size);
   }
   static constexpr std::size_t storage_bytes(const Layout& l) noexcept {
-    return kAlign - 1 + col_sums_bytes(l) +
-           panel_bytes(l) * static_cast<std::size_t>(round_up(l.n, l.nr) / l.nr);
+    return kAlign - 1 + col_sums_bytes(l) + panel_bytes(l) * static_cast<std::size_t>(round_up(l.n, l.nr) / l.nr);
   }
   // Lays out the view over `storage` (already checked to be large enough) without filling it.
   static PackedWeights over(const Layout& l, std::byte* storage) noexcept {

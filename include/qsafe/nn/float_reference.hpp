@@ -47,7 +47,8 @@ inline Status conv2d_nhwc(const Conv2dGeometry& g, Span<const float> x, Span<con
               const float* xp = x.data() + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels + group * icg;
               for (std::int64_t ic = 0; ic < icg; ++ic)
                 acc += static_cast<double>(xp[ic]) *
-                       static_cast<double>(w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)]);
+                       static_cast<double>(
+                           w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)]);
             }
           }
           y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * g.out_channels + oc)] = static_cast<float>(acc);
@@ -60,7 +61,8 @@ inline Status linear(std::int64_t rows, std::int64_t in, std::int64_t out, Span<
                      Span<const float> bias, Span<float> y) noexcept {
   if (rows < 1 || in < 1 || out < 1) return Status::invalid_argument;
   if (x.size() != static_cast<std::size_t>(rows * in) || w.size() != static_cast<std::size_t>(out * in) ||
-      y.size() != static_cast<std::size_t>(rows * out) || (!bias.empty() && bias.size() != static_cast<std::size_t>(out)))
+      y.size() != static_cast<std::size_t>(rows * out) ||
+      (!bias.empty() && bias.size() != static_cast<std::size_t>(out)))
     return Status::shape_mismatch;
   for (std::int64_t m = 0; m < rows; ++m)
     for (std::int64_t o = 0; o < out; ++o) {
@@ -109,8 +111,8 @@ inline Status max_pool2d_nhwc(const Conv2dGeometry& g, Span<const float> x, Span
 // Average pooling without padding (count = kernel_h * kernel_w).
 inline Status avg_pool2d_nhwc(const Conv2dGeometry& g, Span<const float> x, Span<float> y) noexcept {
   QSAFE_RETURN_IF_ERROR(g.check());
-  if (g.in_channels != g.out_channels || g.pad_top || g.pad_left || g.pad_bottom || g.pad_right ||
-      g.dilation_h != 1 || g.dilation_w != 1)
+  if (g.in_channels != g.out_channels || g.pad_top || g.pad_left || g.pad_bottom || g.pad_right || g.dilation_h != 1 ||
+      g.dilation_w != 1)
     return Status::invalid_argument;
   if (x.size() != static_cast<std::size_t>(g.input_numel()) || y.size() != static_cast<std::size_t>(g.output_numel()))
     return Status::shape_mismatch;
@@ -123,7 +125,8 @@ inline Status avg_pool2d_nhwc(const Conv2dGeometry& g, Span<const float> x, Span
           double acc = 0;
           for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
             for (std::int64_t kw = 0; kw < g.kernel_w; ++kw)
-              acc += x[static_cast<std::size_t>(((n * g.in_h + oh * g.stride_h + kh) * g.in_w + ow * g.stride_w + kw) * c_n + c)];
+              acc += x[static_cast<std::size_t>(
+                  ((n * g.in_h + oh * g.stride_h + kh) * g.in_w + ow * g.stride_w + kw) * c_n + c)];
           y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * c_n + c)] = static_cast<float>(acc * inv);
         }
   return Status::ok;
@@ -140,7 +143,8 @@ inline Status softmax(std::int64_t rows, std::int64_t classes, Span<const float>
     for (std::int64_t c = 1; c < classes; ++c) m = in[c] > m ? in[c] : m;
     double sum = 0;
     for (std::int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(in[c] - m));
-    for (std::int64_t c = 0; c < classes; ++c) out[c] = static_cast<float>(std::exp(static_cast<double>(in[c] - m)) / sum);
+    for (std::int64_t c = 0; c < classes; ++c)
+      out[c] = static_cast<float>(std::exp(static_cast<double>(in[c] - m)) / sum);
   }
   return Status::ok;
 }

@@ -44,8 +44,7 @@ struct ActShape {
 };
 
 inline std::string to_string(const ActShape& s) {
-  return s.spatial ? std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w)
-                   : std::to_string(s.c);
+  return s.spatial ? std::to_string(s.c) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w) : std::to_string(s.c);
 }
 
 // One layer. Window parameters apply to conv2d and pooling; weights to conv2d (OIHW) and linear

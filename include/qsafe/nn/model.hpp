@@ -25,16 +25,16 @@ namespace nn {
 
 struct ModelError {
   Status status = Status::ok;
-  int layer = -1;        // index of the offending layer, -1 for the model as a whole
-  std::string message;   // "conv1: weight shape 8x1x3x3 does not fit input 3x8x8 ..." (no file/line)
+  int layer = -1;       // index of the offending layer, -1 for the model as a whole
+  std::string message;  // "conv1: weight shape 8x1x3x3 does not fit input 3x8x8 ..." (no file/line)
   bool ok() const noexcept { return status == Status::ok; }
 };
 
 // Activations of every layer for one batch (NHWC per sample, or [n, features]).
 struct Activations {
   std::int64_t batch = 0;
-  std::vector<float> input;                // the input converted to NHWC
-  std::vector<std::vector<float>> outputs; // outputs[i] = layer i's output
+  std::vector<float> input;                 // the input converted to NHWC
+  std::vector<std::vector<float>> outputs;  // outputs[i] = layer i's output
 };
 
 class Model {
@@ -56,8 +56,7 @@ class Model {
       l.in_shape = cur;
       ActShape out = cur;
       switch (l.kind) {
-        case LayerKind::input:
-          return fail(Status::invalid_argument, "'input' is not a layer");
+        case LayerKind::input: return fail(Status::invalid_argument, "'input' is not a layer");
         case LayerKind::conv2d: {
           if (!cur.spatial) return fail(Status::shape_mismatch, "conv2d needs a spatial input, got " + to_string(cur));
           if (l.weight_shape.size() != 4)
@@ -72,10 +71,11 @@ class Model {
           if (l.weight_shape[1] != cur.c / l.groups)
             return fail(Status::shape_mismatch, "weight " + dims(l.weight_shape) + " does not fit input " +
                                                     to_string(cur) + " with groups=" + std::to_string(l.groups) +
-                                                    " (expected [O, " + std::to_string(cur.c / l.groups) + ", kh, kw])");
+                                                    " (expected [O, " + std::to_string(cur.c / l.groups) +
+                                                    ", kh, kw])");
           if (g.check() != Status::ok)
-            return fail(Status::shape_mismatch, "window (kernel, stride, padding, dilation) does not fit input " +
-                                                    to_string(cur));
+            return fail(Status::shape_mismatch,
+                        "window (kernel, stride, padding, dilation) does not fit input " + to_string(cur));
           out = ActShape{g.out_channels, g.out_h(), g.out_w(), true};
           break;
         }
@@ -95,7 +95,8 @@ class Model {
         case LayerKind::avgpool2d: {
           if (!cur.spatial) return fail(Status::shape_mismatch, "pooling needs a spatial input");
           const Conv2dGeometry g = geometry(l, cur, cur.c);
-          if (g.check() != Status::ok) return fail(Status::shape_mismatch, "window does not fit input " + to_string(cur));
+          if (g.check() != Status::ok)
+            return fail(Status::shape_mismatch, "window does not fit input " + to_string(cur));
           out = ActShape{cur.c, g.out_h(), g.out_w(), true};
           break;
         }
@@ -103,20 +104,19 @@ class Model {
           if (!cur.spatial) return fail(Status::shape_mismatch, "globalavgpool needs a spatial input");
           out = ActShape{cur.c, 1, 1, false};
           break;
-        case LayerKind::flatten:
-          out = ActShape{cur.numel(), 1, 1, false};
-          break;
+        case LayerKind::flatten: out = ActShape{cur.numel(), 1, 1, false}; break;
         case LayerKind::add: {
-          if (l.from < -1 || l.from >= idx) return fail(Status::invalid_argument, "add: 'from' must name an earlier layer");
+          if (l.from < -1 || l.from >= idx)
+            return fail(Status::invalid_argument, "add: 'from' must name an earlier layer");
           const ActShape other = l.from < 0 ? input_shape : layers[static_cast<std::size_t>(l.from)].out_shape;
           if (other != cur)
-            return fail(Status::shape_mismatch, "add: shapes " + to_string(cur) + " and " + to_string(other) + " differ");
+            return fail(Status::shape_mismatch,
+                        "add: shapes " + to_string(cur) + " and " + to_string(other) + " differ");
           break;
         }
         case LayerKind::relu:
         case LayerKind::relu6:
-        case LayerKind::softmax:
-          break;
+        case LayerKind::softmax: break;
       }
       if (has_weights(l.kind)) {
         std::int64_t n = 1;
@@ -175,7 +175,8 @@ class Model {
       case LayerKind::avgpool2d: {
         Conv2dGeometry g = geometry(l, is, is.c);
         g.batch = n;
-        return l.kind == LayerKind::maxpool2d ? reference::max_pool2d_nhwc(g, in, y) : reference::avg_pool2d_nhwc(g, in, y);
+        return l.kind == LayerKind::maxpool2d ? reference::max_pool2d_nhwc(g, in, y)
+                                              : reference::avg_pool2d_nhwc(g, in, y);
       }
       case LayerKind::globalavgpool: {
         const std::int64_t hw = is.h * is.w;
@@ -205,10 +206,8 @@ class Model {
         for (std::size_t j = 0; j < out.size(); ++j) y[j] = in[j];
         reference::clamp(y, 0.f, l.kind == LayerKind::relu6 ? 6.f : INFINITY);
         return Status::ok;
-      case LayerKind::softmax:
-        return reference::softmax(n, os.numel(), in, y);
-      case LayerKind::input:
-        break;
+      case LayerKind::softmax: return reference::softmax(n, os.numel(), in, y);
+      case LayerKind::input: break;
     }
     return Status::invalid_argument;
   }

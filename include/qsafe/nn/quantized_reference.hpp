@@ -64,13 +64,15 @@ inline Status conv2d_nhwc_acc(const Conv2dGeometry& g, Span<const std::uint8_t> 
               if (iw < 0 || iw >= g.in_w) continue;
               const std::uint8_t* xp = x.data() + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels + group * icg;
               for (std::int64_t ic = 0; ic < icg; ++ic) {
-                const std::int32_t wv = w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
+                const std::int32_t wv =
+                    w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
                 sum += static_cast<std::int64_t>(static_cast<std::int32_t>(xp[ic]) - x_zp) * (wv - wz);
               }
             }
           }
           if (sum > INT32_MAX || sum < INT32_MIN) return Status::overflow_risk;  // summed exactly in int64
-          acc[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * g.out_channels + oc)] = static_cast<std::int32_t>(sum);
+          acc[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * g.out_channels + oc)] =
+              static_cast<std::int32_t>(sum);
         }
   return Status::ok;
 }
@@ -110,7 +112,8 @@ inline Status max_pool2d_nhwc_u8(const Conv2dGeometry& g, Span<const std::uint8_
               best = v > best ? v : best;
             }
           }
-          y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * c_n + c)] = static_cast<std::uint8_t>(best < 0 ? 0 : best);
+          y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * c_n + c)] =
+              static_cast<std::uint8_t>(best < 0 ? 0 : best);
         }
   return Status::ok;
 }

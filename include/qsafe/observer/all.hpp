@@ -18,16 +18,12 @@
 
 namespace qsafe {
 
-using all_observers = std::tuple<MinMaxObserver,
-                                 MovingAverageMinMaxObserver,
-                                 PercentileObserver<2048>,
-                                 MseObserver<2048>,
-                                 EntropyObserver<4096>>;
+using all_observers = std::tuple<MinMaxObserver, MovingAverageMinMaxObserver, PercentileObserver<2048>,
+                                 MseObserver<2048>, EntropyObserver<4096>>;
 
 // Per-channel forms (PerChannelObserver over caller storage), for their own contract test.
-using all_per_channel_observers = std::tuple<PerChannelMinMaxObserver,
-                                             MovingAveragePerChannelMinMaxObserver,
-                                             PerChannelPercentileObserver<2048>>;
+using all_per_channel_observers =
+    std::tuple<PerChannelMinMaxObserver, MovingAveragePerChannelMinMaxObserver, PerChannelPercentileObserver<2048>>;
 
 }  // namespace qsafe
 

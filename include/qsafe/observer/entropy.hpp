@@ -70,7 +70,8 @@ class EntropyObserver : public HistogramObserverBase<Bins> {
     // folding puts x = -k w in |x|-bin k - 1 ... k, both within one bin, which the tail absorbs).
     const std::int64_t n = static_cast<std::int64_t>(max_abs / w) + 1;
     std::int64_t i_start = kLevels;
-    const std::int64_t i_min = static_cast<std::int64_t>(min_abs / w) + 1;  // t = i w > min|x|; bins below i_min - 1 are empty
+    const std::int64_t i_min =
+        static_cast<std::int64_t>(min_abs / w) + 1;  // t = i w > min|x|; bins below i_min - 1 are empty
     if (i_start < i_min) i_start = i_min;
     if (n <= i_start) return max_abs;
 

@@ -103,8 +103,7 @@ inline void bin_indices_scalar(const float* x, std::size_t n, float inv, std::in
 
 #if defined(QSAFE_HAS_XSIMD)
 // Same indices, vectorised at the compile-time ISA.
-inline void bin_indices_simd(const float* x, std::size_t n, float inv, std::int32_t first,
-                             std::int32_t* out) noexcept {
+inline void bin_indices_simd(const float* x, std::size_t n, float inv, std::int32_t first, std::int32_t* out) noexcept {
   using fbatch = xsimd::batch<float>;
   using ibatch = xsimd::batch<std::int32_t>;
   constexpr std::size_t kLanes = fbatch::size;
@@ -117,7 +116,7 @@ inline void bin_indices_simd(const float* x, std::size_t n, float inv, std::int3
   std::size_t i = 0;
   for (; i + kLanes <= n; i += kLanes) {
     const fbatch v = fbatch::load_unaligned(x + i);
-    ibatch t = xsimd::to_int(v * vinv);  // truncation toward zero
+    ibatch t = xsimd::to_int(v * vinv);                                                       // truncation toward zero
     t = t + xsimd::select(xsimd::bool_cast(v < xsimd::to_float(t) * vw), iminus_one, izero);  // floor_scaled
     (t - vfirst).store_unaligned(out + i);
   }
@@ -342,8 +341,9 @@ class Histogram {
     if (!has_range_ || n == 0) return false;
     float lo = 0.f;
     float hi = 0.f;
-    const std::size_t done = detail::window_add(x, n, detail::histogram_pow2f(-exp_), static_cast<std::int32_t>(window_first_),
-                                                static_cast<std::uint32_t>(Bins), counts_.data(), lo, hi);
+    const std::size_t done =
+        detail::window_add(x, n, detail::histogram_pow2f(-exp_), static_cast<std::int32_t>(window_first_),
+                           static_cast<std::uint32_t>(Bins), counts_.data(), lo, hi);
     if (done == n) {
       const float new_min = min_ < lo ? min_ : lo;
       const float new_max = max_ > hi ? max_ : hi;
@@ -425,7 +425,8 @@ class Histogram {
     const std::size_t j0 = static_cast<std::size_t>(lo_bin_ - window_first_);
     const std::size_t j1 = static_cast<std::size_t>(hi_bin_ - window_first_) + 1;
     auto dest = [&](std::size_t j) {
-      return static_cast<std::size_t>(detail::floor_div_pow2_i64(window_first_ + static_cast<std::int64_t>(j), k) - new_first);
+      return static_cast<std::size_t>(detail::floor_div_pow2_i64(window_first_ + static_cast<std::int64_t>(j), k) -
+                                      new_first);
     };
     std::size_t cross = j0;
     while (cross < j1 && dest(cross) >= cross) ++cross;

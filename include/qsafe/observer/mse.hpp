@@ -190,17 +190,17 @@ class MseObserver : public HistogramObserverBase<Bins> {
     Thresholds t;
     t.max_abs = -h.min() > h.max() ? -h.min() : h.max();
     const double t_min = h.min() > 0.f ? h.min() : (h.max() < 0.f ? -h.max() : 0.f);
-    t.k0 = static_cast<std::int64_t>(t_min / w);                          // k0 * w <= t_min
+    t.k0 = static_cast<std::int64_t>(t_min / w);                                     // k0 * w <= t_min
     std::int64_t k = static_cast<std::int64_t>(static_cast<double>(t.max_abs) / w);  // k * w <= max|x|
-    if (static_cast<double>(k) * w >= static_cast<double>(t.max_abs)) --k;            // strictly below
+    if (static_cast<double>(k) * w >= static_cast<double>(t.max_abs)) --k;           // strictly below
     t.count = (k > t.k0 ? k - t.k0 : 0) + 1;
     return t;
   }
 
   Range symmetric_range(const Thresholds& th, std::int64_t i) const noexcept {
     const Histogram<Bins>& h = this->hist_;
-    const double t = i >= th.count - 1 ? static_cast<double>(th.max_abs)
-                                       : static_cast<double>(th.k0 + 1 + i) * h.bin_width();
+    const double t =
+        i >= th.count - 1 ? static_cast<double>(th.max_abs) : static_cast<double>(th.k0 + 1 + i) * h.bin_width();
     return Range{detail::clamp_range_value(-t, h.min(), h.max()), detail::clamp_range_value(t, h.min(), h.max())};
   }
 

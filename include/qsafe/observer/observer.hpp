@@ -46,11 +46,11 @@ template <class T, class = void>
 struct is_observer : std::false_type {};
 
 template <class T>
-struct is_observer<T, std::void_t<decltype(std::declval<T&>().observe(std::declval<Span<const float>>())),
-                                  decltype(std::declval<T&>().merge(std::declval<const T&>())),
-                                  decltype(std::declval<const T&>().range()),
-                                  decltype(std::declval<const T&>().last_non_finite_count()),
-                                  decltype(T::name), decltype(T::kMergeIsExact)>>
+struct is_observer<
+    T, std::void_t<
+           decltype(std::declval<T&>().observe(std::declval<Span<const float>>())),
+           decltype(std::declval<T&>().merge(std::declval<const T&>())), decltype(std::declval<const T&>().range()),
+           decltype(std::declval<const T&>().last_non_finite_count()), decltype(T::name), decltype(T::kMergeIsExact)>>
     : std::integral_constant<
           bool, std::is_same<decltype(std::declval<T&>().observe(std::declval<Span<const float>>())), Status>::value &&
                     std::is_same<decltype(std::declval<T&>().merge(std::declval<const T&>())), Status>::value &&

@@ -80,8 +80,8 @@ class PerChannelObserver {
           r.hi = b.hi > r.hi ? b.hi : r.hi;
         }
       });
-      channels_[static_cast<std::size_t>(c)].observe_validated(
-          r, static_cast<std::uint64_t>(s.outer) * inner, for_each_run);
+      channels_[static_cast<std::size_t>(c)].observe_validated(r, static_cast<std::uint64_t>(s.outer) * inner,
+                                                               for_each_run);
     }
     return Status::ok;
   }

@@ -33,7 +33,8 @@ float value_at_rank_from_below(const Histogram<Bins>& h, double rank) noexcept {
   const double w = h.bin_width();
   for (std::size_t j = 0; j < h.used_bins(); ++j) {
     const double c = static_cast<double>(h.count(j));
-    if (c > 0. && below + c >= rank) return clamp_range_value(h.lower_edge(j) + (rank - below) / c * w, h.min(), h.max());
+    if (c > 0. && below + c >= rank)
+      return clamp_range_value(h.lower_edge(j) + (rank - below) / c * w, h.min(), h.max());
     below += c;
   }
   return h.max();

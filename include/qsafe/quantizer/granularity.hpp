@@ -34,10 +34,10 @@ struct PerGroup {
 
 // How a granularity maps a tensor of a given shape onto its parameter array.
 struct ParamLayout {
-  AxisSplit split;           // the tensor around the axis (all ones for PerTensor)
-  std::int64_t groups = 1;   // parameter slots along the axis (1, extent, or ceil(extent / G))
+  AxisSplit split;              // the tensor around the axis (all ones for PerTensor)
+  std::int64_t groups = 1;      // parameter slots along the axis (1, extent, or ceil(extent / G))
   std::int64_t group_size = 1;  // consecutive axis indices sharing a slot
-  bool per_inner = false;    // PerGroup: one slot per inner position as well
+  bool per_inner = false;       // PerGroup: one slot per inner position as well
   std::int64_t count() const noexcept { return per_inner ? split.outer * groups * split.inner : groups; }
   // Parameter index of element (o, a, i).
   std::int64_t index(std::int64_t o, std::int64_t a, std::int64_t i) const noexcept {

@@ -29,8 +29,8 @@
 
 namespace qsafe {
 
-template <class Int, int Bits = static_cast<int>(sizeof(Int) * 8), class Scheme = Affine,
-          class Granularity = PerTensor, class Rounding = RoundHalfEven>
+template <class Int, int Bits = static_cast<int>(sizeof(Int) * 8), class Scheme = Affine, class Granularity = PerTensor,
+          class Rounding = RoundHalfEven>
 class Quantizer {
   static_assert(std::is_same<Int, std::int8_t>::value || std::is_same<Int, std::uint8_t>::value ||
                     std::is_same<Int, std::int16_t>::value || std::is_same<Int, std::uint16_t>::value,
@@ -143,8 +143,8 @@ class Quantizer {
     for_each_run(l.value(), [&](std::int64_t offset, std::int64_t n, std::int64_t p) {
       const QParams qp = params[static_cast<std::size_t>(p)];
       non_finite += detail::fake_quantize_loop<Rounding>(x.data + offset, static_cast<std::size_t>(n), qp.scale,
-                                                         inverse_scale(qp.scale), qp.zero_point, r,
-                                                         y.data + offset, want_mask ? mask.data() + offset : nullptr);
+                                                         inverse_scale(qp.scale), qp.zero_point, r, y.data + offset,
+                                                         want_mask ? mask.data() + offset : nullptr);
     });
     return non_finite == 0 ? Status::ok : Status::non_finite_input;
   }

@@ -96,13 +96,12 @@ struct absent {};
 #endif
 
 // Best first: the dispatcher takes the first one the CPU can run.
-using compiled = typename detail::concat<
-    detail::maybe<QSAFE_COMPILE_AVX512_VNNI, QSAFE_ARCH_AVX512_VNNI_TAG>,
-    detail::maybe<QSAFE_COMPILE_AVX_VNNI, QSAFE_ARCH_AVX_VNNI_TAG>,
-    detail::maybe<QSAFE_COMPILE_AVX2, QSAFE_ARCH_AVX2_TAG>,
-    detail::maybe<QSAFE_COMPILE_NEON_DOTPROD, QSAFE_ARCH_NEON_DOTPROD_TAG>,
-    detail::maybe<QSAFE_COMPILE_NEON, QSAFE_ARCH_NEON_TAG>,
-    detail::maybe<true, scalar>>::type;
+using compiled =
+    typename detail::concat<detail::maybe<QSAFE_COMPILE_AVX512_VNNI, QSAFE_ARCH_AVX512_VNNI_TAG>,
+                            detail::maybe<QSAFE_COMPILE_AVX_VNNI, QSAFE_ARCH_AVX_VNNI_TAG>,
+                            detail::maybe<QSAFE_COMPILE_AVX2, QSAFE_ARCH_AVX2_TAG>,
+                            detail::maybe<QSAFE_COMPILE_NEON_DOTPROD, QSAFE_ARCH_NEON_DOTPROD_TAG>,
+                            detail::maybe<QSAFE_COMPILE_NEON, QSAFE_ARCH_NEON_TAG>, detail::maybe<true, scalar>>::type;
 
 #undef QSAFE_ARCH_AVX2_TAG
 #undef QSAFE_ARCH_AVX512_VNNI_TAG

@@ -77,28 +77,28 @@ std::size_t workspace_bytes(std::int64_t m, std::int64_t k_padded) noexcept {
 // The A side and the weight panel of one kernel call.
 template <class AType>
 struct GemmTask {
-  const AType* a = nullptr;        // A[0][0]; row m starts at a + m * lda
+  const AType* a = nullptr;  // A[0][0]; row m starts at a + m * lda
   std::int64_t lda = 0;
-  std::int64_t k = 0;              // logical K (A columns)
-  std::int64_t k_padded = 0;       // K of the panel (multiple of kKPad); k_padded - k zero rows
-  std::int64_t row_begin = 0;      // rows [row_begin, row_end) of A and C
+  std::int64_t k = 0;          // logical K (A columns)
+  std::int64_t k_padded = 0;   // K of the panel (multiple of kKPad); k_padded - k zero rows
+  std::int64_t row_begin = 0;  // rows [row_begin, row_end) of A and C
   std::int64_t row_end = 0;
-  const void* a_packed = nullptr;  // the kernel's own packed copy of A (pack_a), or null
-  const void* panel = nullptr;     // packed weights of columns [col_begin, col_begin + kNr)
+  const void* a_packed = nullptr;          // the kernel's own packed copy of A (pack_a), or null
+  const void* panel = nullptr;             // packed weights of columns [col_begin, col_begin + kNr)
   const std::int32_t* col_sums = nullptr;  // kNr sums for this panel
   std::int64_t col_begin = 0;
-  int cols = 0;                    // valid columns of the panel, 1..kNr
+  int cols = 0;  // valid columns of the panel, 1..kNr
 };
 
 // Where and how results are written.
 template <class Out, class Pipeline>
 struct GemmEpilogue {
   const Pipeline* pipeline = nullptr;
-  Out* c = nullptr;                // C[0][0]; row m starts at c + m * ldc
+  Out* c = nullptr;  // C[0][0]; row m starts at c + m * ldc
   std::int64_t ldc = 0;
   const std::int32_t* zero_point = nullptr;  // A's zero point(s) + 128 if A is int8
   bool zero_point_per_row = false;
-  std::int32_t zero_point_offset = 0;        // 128 for int8 A, 0 for uint8 A
+  std::int32_t zero_point_offset = 0;  // 128 for int8 A, 0 for uint8 A
 
   QSAFE_ALWAYS_INLINE std::int32_t zero_point_u(std::int64_t row) const noexcept {
     return (zero_point_per_row ? zero_point[row] : zero_point[0]) + zero_point_offset;
@@ -111,8 +111,8 @@ QSAFE_ALWAYS_INLINE std::int32_t activation_u8(std::int8_t a) noexcept { return 
 
 // The reference epilogue of one element (zero-point correction, pipeline, store).
 template <class Out, class Pipeline>
-QSAFE_ALWAYS_INLINE void finish_element(const GemmEpilogue<Out, Pipeline>& epi, std::int32_t raw,
-                                        std::int32_t col_sum, std::int64_t row, std::int64_t col) noexcept {
+QSAFE_ALWAYS_INLINE void finish_element(const GemmEpilogue<Out, Pipeline>& epi, std::int32_t raw, std::int32_t col_sum,
+                                        std::int64_t row, std::int64_t col) noexcept {
   const std::uint32_t correction =
       static_cast<std::uint32_t>(epi.zero_point_u(row)) * static_cast<std::uint32_t>(col_sum);
   const std::int32_t acc = static_cast<std::int32_t>(static_cast<std::uint32_t>(raw) - correction);

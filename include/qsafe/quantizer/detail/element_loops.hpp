@@ -50,8 +50,7 @@ inline std::size_t quantize_loop_scalar(const float* x, std::size_t n, float inv
 template <class Int>
 inline void dequantize_loop_scalar(const Int* q, std::size_t n, float scale, std::int32_t zero_point,
                                    float* x) noexcept {
-  for (std::size_t i = 0; i < n; ++i)
-    x[i] = static_cast<float>(static_cast<std::int32_t>(q[i]) - zero_point) * scale;
+  for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(static_cast<std::int32_t>(q[i]) - zero_point) * scale;
 }
 
 // y = (quantize(x) - zero_point) * scale. Returns the number of non-finite inputs (NaN -> 0.0,
@@ -59,8 +58,7 @@ inline void dequantize_loop_scalar(const Int* q, std::size_t n, float scale, std
 // [qmin, qmax] (the straight-through estimator's pass-through set), else 0; NaN gets 0.
 template <class Rounding>
 inline std::size_t fake_quantize_loop_scalar(const float* x, std::size_t n, float scale, float inv_scale,
-                                             std::int32_t zero_point, QRange r, float* y,
-                                             std::uint8_t* mask) noexcept {
+                                             std::int32_t zero_point, QRange r, float* y, std::uint8_t* mask) noexcept {
   std::size_t non_finite = 0;
   for (std::size_t i = 0; i < n; ++i) {
     non_finite += is_nan_or_inf(x[i]) ? 1u : 0u;

@@ -5,8 +5,8 @@
 #define QSAFE_KERNEL_ARCH_AVX2_ARCH_HPP_
 
 #include "qsafe/config.hpp"
-#include "qsafe/kernel/arch/scalar/arch.hpp"
 #include "qsafe/kernel/arch/cpu_features.hpp"
+#include "qsafe/kernel/arch/scalar/arch.hpp"
 
 namespace qsafe {
 namespace arch {

@@ -179,8 +179,8 @@ QSAFE_AVX2_INLINE void store(arch::avx2, float* out, __m256 v, const Lanes8& l) 
 }
 // 8 bytes (saturated) into the low 64 bits of an XMM, then all 8 or only `lanes` of them out.
 QSAFE_AVX2_INLINE void store_bytes8(void* out, __m256i packed, int lanes) noexcept {
-  const __m128i bytes = _mm256_castsi256_si128(
-      _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4)));
+  const __m128i bytes =
+      _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4)));
   if (lanes == 8) {
     _mm_storel_epi64(static_cast<__m128i*>(out), bytes);
   } else {
@@ -190,11 +190,11 @@ QSAFE_AVX2_INLINE void store_bytes8(void* out, __m256i packed, int lanes) noexce
   }
 }
 QSAFE_AVX2_INLINE void store(arch::avx2, std::int8_t* out, __m256i v, const Lanes8& l) noexcept {
-  const __m256i w = _mm256_packs_epi32(v, v);              // int32 -> int16, saturating
-  store_bytes8(out, _mm256_packs_epi16(w, w), l.lanes);   // int16 -> int8, saturating
+  const __m256i w = _mm256_packs_epi32(v, v);            // int32 -> int16, saturating
+  store_bytes8(out, _mm256_packs_epi16(w, w), l.lanes);  // int16 -> int8, saturating
 }
 QSAFE_AVX2_INLINE void store(arch::avx2, std::uint8_t* out, __m256i v, const Lanes8& l) noexcept {
-  const __m256i w = _mm256_packs_epi32(v, v);              // int32 -> int16, saturating
+  const __m256i w = _mm256_packs_epi32(v, v);             // int32 -> int16, saturating
   store_bytes8(out, _mm256_packus_epi16(w, w), l.lanes);  // int16 -> uint8, saturating
 }
 

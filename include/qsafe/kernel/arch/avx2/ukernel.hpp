@@ -81,7 +81,7 @@ struct GemmUkernel<arch::avx2> {
   // The last row_end - m (< kMr) rows, with a tile of exactly that height.
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
-                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+                                                              const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (R > 0) {
       if (t.row_end - m == R) {
         tile<R>(t, m, e);
@@ -111,7 +111,8 @@ struct GemmUkernel<arch::avx2> {
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_vectors(__m256i (&acc)[kNv], __m256i x,
                                                                  const std::int16_t* b) noexcept {
     if constexpr (v < kNv) {
-      acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 * v))));
+      acc[v] = _mm256_add_epi32(acc[v],
+                                _mm256_madd_epi16(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 * v))));
       madd_vectors<v + 1>(acc, x, b);
     }
   }

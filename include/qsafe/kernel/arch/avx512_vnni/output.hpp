@@ -112,7 +112,8 @@ QSAFE_AVX512_INLINE __m512i apply(arch::avx512_vnni, const RequantizeQ31SingleRo
   const __m512i lo = _mm512_set1_epi64(-2147483648LL), hi = _mm512_set1_epi64(2147483647LL);
   __m512i even = _mm512_mul_epi32(v, mult);
   __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(mult, 32));
-  even = _mm512_srav_epi64(_mm512_add_epi64(even, _mm512_sllv_epi64(one, _mm512_sub_epi64(total_even, one))), total_even);
+  even =
+      _mm512_srav_epi64(_mm512_add_epi64(even, _mm512_sllv_epi64(one, _mm512_sub_epi64(total_even, one))), total_even);
   odd = _mm512_srav_epi64(_mm512_add_epi64(odd, _mm512_sllv_epi64(one, _mm512_sub_epi64(total_odd, one))), total_odd);
   even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
   odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);

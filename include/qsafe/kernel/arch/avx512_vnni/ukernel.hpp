@@ -61,7 +61,7 @@ struct GemmUkernel<arch::avx512_vnni> {
   // The last row_end - m (< kMr) rows, with a tile of exactly that height.
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
-                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+                                                                     const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (R > 0) {
       if (t.row_end - m == R) {
         tile<R>(t, m, e);
@@ -83,7 +83,8 @@ struct GemmUkernel<arch::avx512_vnni> {
       std::memcpy(&word, a + r * lda + k, 4);
       __m512i x = _mm512_set1_epi32(word);
       // int8 A: u(a) = a ^ 0x80 in every byte (its zero point carries the +128).
-      if (std::is_same<AType, std::int8_t>::value) x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
+      if (std::is_same<AType, std::int8_t>::value)
+        x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
       dot_vectors<0>(acc[r], x, b);
       dot_rows<r + 1, R>(acc, a, lda, k, b);
     }
@@ -109,11 +110,9 @@ struct GemmUkernel<arch::avx512_vnni> {
   }
 
   template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv],
-                                                                          const __m512i (&corr)[kNv],
-                                                                          const GemmTask<AType>& t, std::int64_t row,
-                                                                          Out* c,
-                                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(
+      const __m512i (&acc)[kNv], const __m512i (&corr)[kNv], const GemmTask<AType>& t, std::int64_t row, Out* c,
+      const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (v < kNv) {
       finish_vector<v>(acc[v], corr[v], t, row, c, e);
       finish_vectors<v + 1>(acc, corr, t, row, c, e);
@@ -136,8 +135,8 @@ struct GemmUkernel<arch::avx512_vnni> {
   QSAFE_ALWAYS_INLINE static void prefetch_rows(const AType* a, std::int64_t lda, std::int64_t k) noexcept {
     if constexpr (r < R) {
       // Integer address arithmetic: the next tile may lie past A's last row (a prefetch never faults).
-      const std::uintptr_t p = reinterpret_cast<std::uintptr_t>(a) +
-                               static_cast<std::uintptr_t>(r * lda + k) * sizeof(AType);
+      const std::uintptr_t p =
+          reinterpret_cast<std::uintptr_t>(a) + static_cast<std::uintptr_t>(r * lda + k) * sizeof(AType);
       _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
       prefetch_rows<r + 1, R>(a, lda, k);
     }
@@ -150,7 +149,8 @@ struct GemmUkernel<arch::avx512_vnni> {
                                                                          const __m512i (&b)[kNv]) noexcept {
     if constexpr (r < R) {
       __m512i x = _mm512_set1_epi32(static_cast<int>(load_tail_group(a + r * lda, k)));
-      if (std::is_same<AType, std::int8_t>::value) x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
+      if (std::is_same<AType, std::int8_t>::value)
+        x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
       dot_vectors<0>(acc[r], x, b);
       dot_rows_tail<r + 1, R>(acc, a, lda, k, b);
     }
@@ -159,8 +159,8 @@ struct GemmUkernel<arch::avx512_vnni> {
   // Epilogue on the register tile: zero-point correction, pipeline, masked store, row by row.
   template <int r, int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv],
-                                                                       __m512i (&corr)[kNv],
-                                                                       const GemmTask<AType>& t, std::int64_t m0,
+                                                                       __m512i (&corr)[kNv], const GemmTask<AType>& t,
+                                                                       std::int64_t m0,
                                                                        const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
@@ -171,10 +171,9 @@ struct GemmUkernel<arch::avx512_vnni> {
   }
 
   template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, __m512i corr,
-                                                                         const GemmTask<AType>& t, std::int64_t row,
-                                                                         Out* c,
-                                                                         const GemmEpilogue<Out, Pipeline>& e) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(
+      __m512i acc, __m512i corr, const GemmTask<AType>& t, std::int64_t row, Out* c,
+      const GemmEpilogue<Out, Pipeline>& e) noexcept {
     const int left = t.cols - 16 * v;
     if (left <= 0) return;
     const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);

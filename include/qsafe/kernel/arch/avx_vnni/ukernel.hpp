@@ -43,7 +43,7 @@ struct GemmUkernel<arch::avx_vnni> {
   // The last row_end - m (< kMr) rows, with a tile of exactly that height.
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
-                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
+                                                                  const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (R > 0) {
       if (t.row_end - m == R) {
         tile<R>(t, m, e);
@@ -55,9 +55,9 @@ struct GemmUkernel<arch::avx_vnni> {
 
   // Rows by template recursion so the accumulators stay in registers (see the AVX-512 kernel).
   template <int r, int R, class AType>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX_VNNI static void dot_rows(__m256i (&acc)[R][2], const AType* a,
-                                                                 std::int64_t lda, std::int64_t k, __m256i b0,
-                                                                 __m256i b1, bool tail) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX_VNNI static void dot_rows(__m256i (&acc)[R][2], const AType* a, std::int64_t lda,
+                                                                 std::int64_t k, __m256i b0, __m256i b1,
+                                                                 bool tail) noexcept {
     if constexpr (r < R) {
       std::int32_t word;
       if (tail) {
@@ -67,7 +67,8 @@ struct GemmUkernel<arch::avx_vnni> {
       }
       __m256i x = _mm256_set1_epi32(word);
       // int8 A: u(a) = a ^ 0x80 in every byte (its zero point carries the +128).
-      if (std::is_same<AType, std::int8_t>::value) x = _mm256_xor_si256(x, _mm256_set1_epi32(static_cast<int>(0x80808080u)));
+      if (std::is_same<AType, std::int8_t>::value)
+        x = _mm256_xor_si256(x, _mm256_set1_epi32(static_cast<int>(0x80808080u)));
       acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], x, b0);
       acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], x, b1);
       dot_rows<r + 1, R>(acc, a, lda, k, b0, b1, tail);

@@ -131,7 +131,8 @@ struct GemmUkernel<arch::neon> {
  private:
   // acc[r][j] += a_g (x) b for columns 2j, 2j+1 (two partial sums each).
   template <int R>
-  static QSAFE_ALWAYS_INLINE void group(int32x4_t (&acc)[R][4], const int8x16_t (&a)[R], const std::int8_t* b) noexcept {
+  static QSAFE_ALWAYS_INLINE void group(int32x4_t (&acc)[R][4], const int8x16_t (&a)[R],
+                                        const std::int8_t* b) noexcept {
     const int8x16_t b_lo = vld1q_s8(b);
     const int8x16_t b_hi = vld1q_s8(b + 16);
     for (int r = 0; r < R; ++r) {
@@ -181,8 +182,8 @@ struct GemmUkernel<arch::neon> {
     }
     for (int r = 0; r < R; ++r) {
       // addp joins each column's two partial sums: | n0 n1 n2 n3 | and | n4 n5 n6 n7 |.
-      neon_impl::finish_row(epi, vpaddq_s32(acc[r][0], acc[r][1]), vpaddq_s32(acc[r][2], acc[r][3]), t.col_sums,
-                            t.cols, m0 + r, t.col_begin);
+      neon_impl::finish_row(epi, vpaddq_s32(acc[r][0], acc[r][1]), vpaddq_s32(acc[r][2], acc[r][3]), t.col_sums, t.cols,
+                            m0 + r, t.col_begin);
     }
   }
 };
