@@ -34,8 +34,10 @@
 namespace qsafe {
 namespace detail {
 
-// floor(v) for |v| < 2^62 without libm.
+// floor(v) without libm. Doubles of magnitude >= 2^52 are already integers (and NaN stays NaN), so
+// only smaller ones go through the int64 conversion, which would be undefined beyond 2^63.
 inline double floor_to_double(double v) noexcept {
+  if (!(v > -4503599627370496.0 && v < 4503599627370496.0)) return v;
   const double t = static_cast<double>(static_cast<std::int64_t>(v));
   return t > v ? t - 1.0 : t;
 }
