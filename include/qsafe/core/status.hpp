@@ -1,4 +1,4 @@
-// qsafe/core/status.hpp: the error vocabulary of the core. Core functions never throw; they
+// qsafe/core/status.hpp: the error vocabulary of the core. Core functions raise no exceptions; they
 // return a Status, or a Result<T> holding either a value or a Status. Messages are static strings.
 #ifndef QSAFE_CORE_STATUS_HPP_
 #define QSAFE_CORE_STATUS_HPP_
