@@ -40,6 +40,22 @@ struct Conv2dGeometry {
   // Reduction length of one output value (the GEMM K).
   constexpr std::int64_t depth() const noexcept { return in_channels_per_group() * kernel_h * kernel_w; }
 
+  // Calls f(kh, kw, ih, iw) for every tap of output position (oh, ow)'s window that lands inside
+  // the input; taps on padding are skipped (they contribute nothing to a convolution, and max
+  // pooling ignores them).
+  template <class F>
+  constexpr void for_each_tap(std::int64_t oh, std::int64_t ow, F&& f) const {
+    for (std::int64_t kh = 0; kh < kernel_h; ++kh) {
+      const std::int64_t ih = oh * stride_h - pad_top + kh * dilation_h;
+      if (ih < 0 || ih >= in_h) continue;
+      for (std::int64_t kw = 0; kw < kernel_w; ++kw) {
+        const std::int64_t iw = ow * stride_w - pad_left + kw * dilation_w;
+        if (iw < 0 || iw >= in_w) continue;
+        f(kh, kw, ih, iw);
+      }
+    }
+  }
+
   // invalid_argument unless every size is positive, padding non-negative, channels divisible by
   // groups, the window fits the padded input (out_h, out_w >= 1) and sizes stay below 2^31.
   constexpr Status check() const noexcept {

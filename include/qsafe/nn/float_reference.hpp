@@ -38,19 +38,13 @@ inline Status conv2d_nhwc(const Conv2dGeometry& g, Span<const float> x, Span<con
         for (std::int64_t oc = 0; oc < g.out_channels; ++oc) {
           const std::int64_t group = oc / ocg;
           double acc = bias.empty() ? 0.0 : static_cast<double>(bias[static_cast<std::size_t>(oc)]);
-          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-            const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-            if (ih < 0 || ih >= g.in_h) continue;
-            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-              const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const float* xp = x.data() + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels + group * icg;
-              for (std::int64_t ic = 0; ic < icg; ++ic)
-                acc += static_cast<double>(xp[ic]) *
-                       static_cast<double>(
-                           w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)]);
-            }
-          }
+          g.for_each_tap(oh, ow, [&](std::int64_t kh, std::int64_t kw, std::int64_t ih, std::int64_t iw) {
+            const float* xp = x.data() + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels + group * icg;
+            for (std::int64_t ic = 0; ic < icg; ++ic)
+              acc += static_cast<double>(xp[ic]) *
+                     static_cast<double>(
+                         w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)]);
+          });
           y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * g.out_channels + oc)] = static_cast<float>(acc);
         }
   return Status::ok;
@@ -93,16 +87,10 @@ inline Status max_pool2d_nhwc(const Conv2dGeometry& g, Span<const float> x, Span
       for (std::int64_t ow = 0; ow < ow_n; ++ow)
         for (std::int64_t c = 0; c < c_n; ++c) {
           float best = -INFINITY;
-          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-            const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-            if (ih < 0 || ih >= g.in_h) continue;
-            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-              const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const float v = x[static_cast<std::size_t>(((n * g.in_h + ih) * g.in_w + iw) * c_n + c)];
-              best = v > best ? v : best;
-            }
-          }
+          g.for_each_tap(oh, ow, [&](std::int64_t, std::int64_t, std::int64_t ih, std::int64_t iw) {
+            const float v = x[static_cast<std::size_t>(((n * g.in_h + ih) * g.in_w + iw) * c_n + c)];
+            best = v > best ? v : best;
+          });
           y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * c_n + c)] = best;
         }
   return Status::ok;

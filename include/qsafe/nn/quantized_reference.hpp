@@ -56,20 +56,15 @@ inline Status conv2d_nhwc_acc(const Conv2dGeometry& g, Span<const std::uint8_t> 
           const std::int64_t group = oc / ocg;
           const std::int32_t wz = w_zp.empty() ? 0 : w_zp[static_cast<std::size_t>(oc)];
           std::int64_t sum = bias.empty() ? 0 : bias[static_cast<std::size_t>(oc)];
-          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-            const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-            if (ih < 0 || ih >= g.in_h) continue;  // padding holds x_zp: contributes 0
-            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-              const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const std::uint8_t* xp = x.data() + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels + group * icg;
-              for (std::int64_t ic = 0; ic < icg; ++ic) {
-                const std::int32_t wv =
-                    w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
-                sum += static_cast<std::int64_t>(static_cast<std::int32_t>(xp[ic]) - x_zp) * (wv - wz);
-              }
+          // Padding holds x_zp, so skipping its taps is exact: (x_zp - x_zp) * w = 0.
+          g.for_each_tap(oh, ow, [&](std::int64_t kh, std::int64_t kw, std::int64_t ih, std::int64_t iw) {
+            const std::uint8_t* xp = x.data() + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels + group * icg;
+            for (std::int64_t ic = 0; ic < icg; ++ic) {
+              const std::int32_t wv =
+                  w[static_cast<std::size_t>(((oc * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
+              sum += static_cast<std::int64_t>(static_cast<std::int32_t>(xp[ic]) - x_zp) * (wv - wz);
             }
-          }
+          });
           if (sum > INT32_MAX || sum < INT32_MIN) return Status::overflow_risk;  // summed exactly in int64
           acc[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * g.out_channels + oc)] =
               static_cast<std::int32_t>(sum);
@@ -102,16 +97,10 @@ inline Status max_pool2d_nhwc_u8(const Conv2dGeometry& g, Span<const std::uint8_
       for (std::int64_t ow = 0; ow < ow_n; ++ow)
         for (std::int64_t c = 0; c < c_n; ++c) {
           int best = -1;
-          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-            const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-            if (ih < 0 || ih >= g.in_h) continue;
-            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-              const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const int v = x[static_cast<std::size_t>(((n * g.in_h + ih) * g.in_w + iw) * c_n + c)];
-              best = v > best ? v : best;
-            }
-          }
+          g.for_each_tap(oh, ow, [&](std::int64_t, std::int64_t, std::int64_t ih, std::int64_t iw) {
+            const int v = x[static_cast<std::size_t>(((n * g.in_h + ih) * g.in_w + iw) * c_n + c)];
+            best = v > best ? v : best;
+          });
           y[static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * c_n + c)] =
               static_cast<std::uint8_t>(best < 0 ? 0 : best);
         }
