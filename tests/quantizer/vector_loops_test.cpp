@@ -336,3 +336,35 @@ TEST_CASE("vector loops: random data over many scales", "[quantizer][simd]") {
     REQUIRE(first_bit_difference(yv.data(), ys.data(), x.size()) == x.size());
   }
 }
+
+namespace {
+// Quantizes, fake-quantizes and dequantizes single objects (not arrays) through the public
+// Quantizer. GCC 12 at -O3 used to warn (-Warray-bounds / -Wstringop-overflow) on such calls,
+// breaking -Werror builds: this test compiles them in the Release (-O3) -Werror CI builds, at every
+// ISA this source is built for.
+template <class Int, int Bits, class Scheme, class Rounding>
+void check_one_element(float value, QParams p) {
+  const Quantizer<Int, Bits, Scheme, PerTensor, Rounding> quant;
+  const float x = value;
+  Int q{};
+  float fq = 0.f, dq = 0.f;
+  REQUIRE(quant.quantize(Span<const float>(&x, 1), p, Span<Int>(&q, 1)) == Status::ok);
+  REQUIRE(quant.fake_quantize(Span<const float>(&x, 1), p, Span<float>(&fq, 1)) == Status::ok);
+  REQUIRE(quant.dequantize(Span<const Int>(&q, 1), p, Span<float>(&dq, 1)) == Status::ok);
+  const std::int32_t want = detail::quantize_value<Rounding>(x, inverse_scale(p.scale), p.zero_point, quant.qrange());
+  CHECK(static_cast<std::int32_t>(q) == want);
+  CHECK(dq == static_cast<float>(want - p.zero_point) * p.scale);
+  CHECK(fq == dq);
+}
+}  // namespace
+
+TEST_CASE("vector loops: one-element objects through Quantizer (no -O3 false positives)", "[quantizer][simd]") {
+  QSAFE_SKIP_IF_CPU_LACKS_ISA();
+  for (float v : {-3.7f, -0.05f, 0.f, 0.26f, 12.5f, 1e6f}) {
+    check_one_element<std::int8_t, 8, Symmetric, RoundHalfEven>(v, QParams{0.1f, 0});
+    check_one_element<std::uint8_t, 8, Affine, RoundHalfAway>(v, QParams{0.05f, 128});
+    check_one_element<std::uint8_t, 4, Affine, RoundHalfEven>(v, QParams{0.5f, 3});
+    check_one_element<std::int16_t, 16, Affine, RoundHalfEven>(v, QParams{0.001f, -7});
+    check_one_element<std::uint16_t, 16, Affine, RoundHalfEven>(v, QParams{0.01f, 30000});
+  }
+}

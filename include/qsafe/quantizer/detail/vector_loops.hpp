@@ -54,6 +54,17 @@
 #define QSAFE_VECTOR_LOOPS_XSIMD 0
 #endif
 
+// GCC 12 at -O3 reports -Warray-bounds / -Wstringop-overflow inside the block loops below when a
+// caller quantizes a 1-element object (`float x; quantize(Span(&x, 1), ...)`): the loops only take
+// full blocks when n >= kBlock, which GCC cannot prove for a run-time n. Silenced here, for these
+// loops only, so -Werror users are not broken by a false positive (tests/quantizer/
+// one_element_test.cpp compiles that call at -O3 -Werror).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
+
 namespace qsafe {
 namespace detail {
 
@@ -316,7 +327,7 @@ inline std::size_t quantize_loop(const float* x, std::size_t n, float inv_scale,
     const QuantizeArgs a(inv_scale, zero_point, r);
     IntV qv[kVecs];
     std::size_t non_finite = 0, i = 0;
-    for (; i + kBlock <= n; i += kBlock) {
+    for (const std::size_t full = n - n % kBlock; i < full; i += kBlock) {
       if (quantize_block<Rounding>(x + i, a, qv)) {
         non_finite += quantize_loop_scalar<Rounding>(x + i, kBlock, inv_scale, zero_point, r, q + i);
       } else {
@@ -362,7 +373,7 @@ inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, float
       total.clipped += c.clipped;
     };
     std::size_t i = 0;
-    for (; i + kBlock <= n; i += kBlock) {
+    for (const std::size_t full = n - n % kBlock; i < full; i += kBlock) {
       if (quantize_block_flagged<Rounding>(x + i, a, clip_lo, clip_hi, qv)) {
         recount(i, kBlock);
       } else {
@@ -397,7 +408,7 @@ inline MinMax min_max_loop(const float* x, std::size_t n) noexcept {
   if (n >= kLanes) {
     FloatV lo = FloatV::load_unaligned(x), hi = lo, probe(0.f);
     std::size_t i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
+    for (const std::size_t full = n - n % kLanes; i < full; i += kLanes) {
       const FloatV v = FloatV::load_unaligned(x + i);
       probe += v - v;  // 0 for finite values, NaN otherwise
       lo = xsimd::min(lo, v);
@@ -428,7 +439,7 @@ inline void dequantize_loop(const Int* q, std::size_t n, float scale, std::int32
   alignas(64) std::int32_t q32[kBlock];
   alignas(64) float y[kBlock];
   std::size_t i = 0;
-  for (; i + kBlock <= n; i += kBlock) {
+  for (const std::size_t full = n - n % kBlock; i < full; i += kBlock) {
     for (std::size_t j = 0; j < kBlock; ++j) q32[j] = q[i + j];  // widening: compilers vectorise it
     for (std::size_t j = 0; j < kBlock; j += kLanes)
       (xsimd::to_float(IntV::load_aligned(q32 + j) - zp) * s).store_unaligned(x + i + j);
@@ -457,7 +468,7 @@ inline std::size_t fake_quantize_loop(const float* x, std::size_t n, float scale
     IntV* const m = mask != nullptr ? mv : nullptr;
     std::size_t non_finite = 0, i = 0;
     // y may alias x: each vector is loaded before the same lanes are stored.
-    for (; i + kBlock <= n; i += kBlock) {
+    for (const std::size_t full = n - n % kBlock; i < full; i += kBlock) {
       non_finite += fake_quantize_block<Rounding>(x + i, a, s, y + i, m);
       if (mask != nullptr) store_block(mv, mask + i);
     }
@@ -482,6 +493,10 @@ inline std::size_t fake_quantize_loop(const float* x, std::size_t n, float scale
 
 }  // namespace detail
 }  // namespace qsafe
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #if defined(QSAFE_VECTOR_LOOPS_POP_DIAGNOSTIC)
 #pragma GCC diagnostic pop
