@@ -1,0 +1,377 @@
+// conv2d on every compiled path against the direct scalar reference (nn/quantized_reference.hpp):
+// awkward geometries (1x1 images, kernels larger than the input, stride 2 on odd sizes, dilation,
+// groups, asymmetric padding, odd channel counts), int32 / uint8 / float outputs, both x types,
+// bad input as statuses, and PyTorch's quantized::conv2d (qnnpack) integer for integer.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "kernel/gemm_support.hpp"
+#include "qsafe/core/float_requant.hpp"
+#include "qsafe/kernel/conv2d.hpp"
+#include "qsafe/nn/quantized_reference.hpp"
+
+using qsafe::Conv2dGeometry;
+using qsafe::Span;
+using qsafe::Status;
+using qsafe_test::for_each_arch;
+
+namespace {
+
+struct PackedConv {
+  std::vector<std::byte> storage;
+  qsafe::PackedConv2dWeights w;
+  Status status = Status::ok;
+};
+
+template <class Isa>
+PackedConv pack_conv(const Conv2dGeometry& g, const std::vector<std::int8_t>& w_oihw) {
+  PackedConv p;
+  p.storage.resize(qsafe::conv2d_packed_weights_size<Isa>(g) + 5);
+  auto r = qsafe::pack_conv2d_weights<Isa>(g, Span<const std::int8_t>(w_oihw),
+                                           Span<std::byte>(p.storage.data() + 5, p.storage.size() - 5));
+  p.status = r.status();
+  if (r.ok()) p.w = r.value();
+  return p;
+}
+
+// conv2d<Isa> with a workspace of exactly the size it asks for (misaligned by one byte).
+template <class Isa, class AType, class Pipeline, class Out>
+Status run_conv(const Conv2dGeometry& g, const std::vector<AType>& x, std::int32_t zp,
+                const qsafe::PackedConv2dWeights& w, const Pipeline& p, std::vector<Out>& y) {
+  std::vector<std::byte> ws(qsafe::conv2d_workspace_size<Isa>(g, w) + 1);
+  return qsafe::conv2d<Isa>(g, Span<const AType>(x), zp, w, p, Span<Out>(y),
+                            Span<std::byte>(ws.data() + 1, ws.size() - 1));
+}
+
+Conv2dGeometry geom(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t oc,
+                    std::int64_t kh, std::int64_t kw) {
+  Conv2dGeometry g;
+  g.batch = batch;
+  g.in_h = h;
+  g.in_w = w;
+  g.in_channels = c;
+  g.out_channels = oc;
+  g.kernel_h = kh;
+  g.kernel_w = kw;
+  return g;
+}
+Conv2dGeometry& pad(Conv2dGeometry& g, std::int64_t t, std::int64_t l, std::int64_t b, std::int64_t r) {
+  g.pad_top = t;
+  g.pad_left = l;
+  g.pad_bottom = b;
+  g.pad_right = r;
+  return g;
+}
+
+struct Case {
+  std::string name;
+  Conv2dGeometry g;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> v;
+  {
+    Conv2dGeometry g = geom(1, 1, 1, 5, 7, 3, 3);
+    v.push_back({"1x1 image, 3x3 kernel, pad 1", pad(g, 1, 1, 1, 1)});
+  }
+  v.push_back({"1x1 image, 1x1 kernel", geom(2, 1, 1, 3, 2, 1, 1)});
+  {
+    Conv2dGeometry g = geom(1, 2, 3, 4, 6, 5, 4);
+    v.push_back({"kernel larger than the input, asymmetric pad", pad(g, 2, 1, 1, 2)});
+  }
+  {
+    Conv2dGeometry g = geom(2, 7, 9, 3, 9, 3, 3);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"stride 2 on odd sizes", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 9, 8, 6, 5, 3, 3);
+    g.dilation_h = g.dilation_w = 2;
+    v.push_back({"dilation 2", pad(g, 2, 2, 2, 2)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 6, 5, 6, 10, 3, 3);
+    g.groups = 2;
+    v.push_back({"groups 2", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 5, 6, 5, 10, 3, 3);
+    g.groups = 5;
+    v.push_back({"groups = C (depthwise, multiplier 2)", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 6, 5, 67, 65, 3, 3);
+    v.push_back({"channels 67 -> 65", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 8, 7, 13, 70, 3, 2);
+    g.stride_h = 2;
+    g.stride_w = 1;
+    g.dilation_h = 1;
+    g.dilation_w = 3;
+    v.push_back({"asymmetric pad, stride (2, 1), dilation (1, 3)", pad(g, 0, 3, 2, 0)});
+  }
+  v.push_back({"1x1 pointwise (A in place)", geom(2, 5, 7, 37, 70, 1, 1)});
+  {
+    Conv2dGeometry g = geom(1, 4, 6, 12, 18, 1, 1);
+    g.groups = 3;
+    v.push_back({"1x1 pointwise, groups 3", g});
+  }
+  {
+    Conv2dGeometry g = geom(1, 7, 6, 9, 17, 1, 1);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"1x1 stride 2", g});
+  }
+  {
+    Conv2dGeometry g = geom(1, 3, 5, 8, 4, 1, 3);
+    v.push_back({"1x3 kernel, right pad only", pad(g, 0, 0, 0, 2)});
+  }
+  {
+    // 2 * 24 * 24 = 1152 pixels x 576 bytes: several im2col chunks.
+    Conv2dGeometry g = geom(2, 24, 24, 64, 17, 3, 3);
+    v.push_back({"several im2col chunks", pad(g, 1, 1, 1, 1)});
+  }
+  return v;
+}
+
+// acc through the reference, for uint8 or int8 x (int8 x is shifted by 128 with its zero point:
+// the differences, and so the accumulators, are the same).
+template <class AType>
+std::vector<std::int32_t> reference(const Conv2dGeometry& g, const std::vector<AType>& x, std::int32_t zp,
+                                    const std::vector<std::int8_t>& w) {
+  std::vector<std::uint8_t> xu(x.size());
+  const int shift = std::is_same<AType, std::int8_t>::value ? 128 : 0;
+  for (std::size_t i = 0; i < x.size(); ++i) xu[i] = static_cast<std::uint8_t>(x[i] + shift);
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(g.output_numel()));
+  const Status s = qsafe::nn::reference::conv2d_nhwc_acc(g, Span<const std::uint8_t>(xu), zp + shift,
+                                                         Span<const std::int8_t>(w), {}, {}, Span<std::int32_t>(acc));
+  REQUIRE(s == Status::ok);
+  return acc;
+}
+
+// The pipeline applied by the normative scalar stages to the reference accumulators.
+template <class Out, class Pipeline>
+std::vector<Out> reference_out(const std::vector<std::int32_t>& acc, std::int64_t channels, const Pipeline& p) {
+  std::vector<Out> out(acc.size());
+  for (std::size_t i = 0; i < acc.size(); ++i) {
+    const std::int64_t oc = static_cast<std::int64_t>(i) % channels;
+    qsafe::detail::store_scalar(&out[i],
+                                qsafe::detail::apply_stages_scalar<0>(p, acc[i], qsafe::detail::ElementPos{0, oc}));
+  }
+  return out;
+}
+
+template <class Isa, class AType>
+void check_case(const Case& c, std::mt19937& rng, int variant) {
+  constexpr bool kSigned = std::is_same<AType, std::int8_t>::value;
+  const Conv2dGeometry& g = c.g;
+  const auto x = qsafe_test::random_vector<AType>(rng, static_cast<std::size_t>(g.input_numel()), kSigned ? -128 : 0,
+                                                  kSigned ? 127 : 255);
+  const auto w = qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(g.weight_numel()), -128, 127);
+  const std::int32_t zp = variant % 3 == 0 ? (kSigned ? -128 : 0) : (variant % 3 == 1 ? (kSigned ? 127 : 255) : 37);
+  const std::vector<std::int32_t> acc = reference(g, x, zp, w);
+  const PackedConv p = pack_conv<Isa>(g, w);
+  REQUIRE(p.status == Status::ok);
+  INFO(Isa::name << (kSigned ? " s8 " : " u8 ") << c.name << " zp " << zp);
+
+  std::vector<std::int32_t> raw(acc.size(), 0x5a5a5a5a);
+  REQUIRE(run_conv<Isa>(g, x, zp, p.w, qsafe::pipeline(), raw) == Status::ok);
+  CHECK(raw == acc);
+
+  // Per-channel bias, float requantization to uint8 with ReLU.
+  const std::size_t oc = static_cast<std::size_t>(g.out_channels);
+  std::vector<std::int32_t> bias(oc);
+  std::vector<float> mult(oc), wscale(oc), fbias(oc);
+  for (std::size_t i = 0; i < oc; ++i) {
+    bias[i] = static_cast<std::int32_t>(i * 977 % 2001) - 1000;
+    mult[i] = 1.f / static_cast<float>(700 + 37 * i);
+    wscale[i] = 0.001f * static_cast<float>(i + 1);
+    fbias[i] = 0.25f * static_cast<float>(i) - 1.f;
+  }
+  const auto requant = qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)},
+                                       qsafe::RequantizeFloat{Span<const float>(mult), 100}, qsafe::relu(100, 255));
+  std::vector<std::uint8_t> yq(acc.size(), 7);
+  REQUIRE(run_conv<Isa>(g, x, zp, p.w, requant, yq) == Status::ok);
+  CHECK(yq == reference_out<std::uint8_t>(acc, g.out_channels, requant));
+
+  const float ascale = 0.02f;
+  const auto deq = qsafe::pipeline(
+      qsafe::Dequantize{Span<const float>(&ascale, 1), Span<const float>(wscale), Span<const float>(fbias)},
+      qsafe::ClampFloat{-5.f, 50.f});
+  std::vector<float> yf(acc.size(), -1.f);
+  REQUIRE(run_conv<Isa>(g, x, zp, p.w, deq, yf) == Status::ok);
+  const std::vector<float> ref_f = reference_out<float>(acc, g.out_channels, deq);
+  bool same = true;
+  for (std::size_t i = 0; i < yf.size(); ++i) same = same && std::memcmp(&yf[i], &ref_f[i], 4) == 0;
+  CHECK(same);
+}
+
+}  // namespace
+
+TEST_CASE("conv2d: every compiled path equals the direct reference on awkward geometries", "[kernel][conv2d]") {
+  const std::vector<Case> all = cases();
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+    if (!Isa::available()) {
+      WARN("path " << Isa::name << " not available on this CPU: skipped (see the expected-paths test)");
+      return;
+    }
+    std::mt19937 rng(11);
+    int i = 0;
+    for (const Case& c : all) {
+      REQUIRE(c.g.check() == Status::ok);
+      check_case<Isa, std::uint8_t>(c, rng, i);
+      if (i % 3 == 0) check_case<Isa, std::int8_t>(c, rng, i + 1);
+      ++i;
+    }
+  });
+}
+
+TEST_CASE("conv2d: automatic dispatch runs the packed path; weights serve any image size", "[kernel][conv2d]") {
+  std::mt19937 rng(5);
+  Conv2dGeometry g = geom(1, 5, 4, 6, 8, 3, 3);
+  pad(g, 1, 1, 1, 1);
+  const auto w = qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(g.weight_numel()), -128, 127);
+  const PackedConv p = pack_conv<qsafe::arch::automatic>(g, w);
+  REQUIRE(p.status == Status::ok);
+  CHECK(p.w.arch() == qsafe::arch::best_available());
+  for (std::int64_t h : {1, 5, 11}) {
+    Conv2dGeometry gi = g;
+    gi.in_h = h;
+    gi.in_w = h + 2;
+    const auto x = qsafe_test::random_vector<std::uint8_t>(rng, static_cast<std::size_t>(gi.input_numel()), 0, 255);
+    std::vector<std::int32_t> y(static_cast<std::size_t>(gi.output_numel()));
+    REQUIRE(run_conv<qsafe::arch::automatic>(gi, x, 128, p.w, qsafe::pipeline(), y) == Status::ok);
+    CHECK(y == reference(gi, x, 128, w));
+  }
+}
+
+TEST_CASE("conv2d: extreme values at the largest depth are exact", "[kernel][conv2d]") {
+  // depth = 7303 * 3 * 3 = 65727 <= kGemmMaxK, x - x_zp = -255 and weights -128 / -127: the
+  // accumulator reaches 2.14e9, just under 2^31.
+  Conv2dGeometry g = geom(1, 1, 1, 7303, 2, 3, 3);
+  pad(g, 1, 1, 1, 1);
+  Conv2dGeometry small = g;
+  small.in_h = small.in_w = 3;
+  std::vector<std::uint8_t> x(static_cast<std::size_t>(small.input_numel()), 0);
+  std::vector<std::int8_t> w(static_cast<std::size_t>(g.weight_numel()));
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = i % 2 == 0 ? std::int8_t{-128} : std::int8_t{-127};
+  const std::vector<std::int32_t> acc = reference(small, x, 255, w);
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+    if (!Isa::available()) return;
+    const PackedConv p = pack_conv<Isa>(g, w);
+    REQUIRE(p.status == Status::ok);
+    std::vector<std::int32_t> y(acc.size());
+    REQUIRE(run_conv<Isa>(small, x, 255, p.w, qsafe::pipeline(), y) == Status::ok);
+    INFO(Isa::name);
+    CHECK(y == acc);
+  });
+  Conv2dGeometry too_deep = geom(1, 1, 1, 65794, 1, 1, 1);
+  CHECK(qsafe::conv2d_packed_weights_size(too_deep) == 0);
+  std::vector<std::byte> tiny(8);
+  CHECK(qsafe::pack_conv2d_weights(too_deep, Span<const std::int8_t>(w), Span<std::byte>(tiny)).status() ==
+        Status::overflow_risk);
+}
+
+TEST_CASE("conv2d: bad input is a status and leaves y untouched", "[kernel][conv2d]") {
+  using Isa = qsafe::arch::scalar;
+  Conv2dGeometry g = geom(1, 4, 4, 4, 6, 3, 3);
+  pad(g, 1, 1, 1, 1);
+  const std::vector<std::uint8_t> x(static_cast<std::size_t>(g.input_numel()), 3);
+  const std::vector<std::int8_t> w(static_cast<std::size_t>(g.weight_numel()), 1);
+  const PackedConv p = pack_conv<Isa>(g, w);
+  REQUIRE(p.status == Status::ok);
+  std::vector<std::int32_t> y(static_cast<std::size_t>(g.output_numel()), -1);
+  const std::vector<std::int32_t> untouched = y;
+  const auto none = qsafe::pipeline();
+  std::vector<std::byte> ws(qsafe::conv2d_workspace_size<Isa>(g, p.w));
+  REQUIRE(!ws.empty());
+  auto conv = [&](const Conv2dGeometry& gg, Span<const std::uint8_t> xs, std::int32_t zp, Span<std::int32_t> ys,
+                  Span<std::byte> wss) { return qsafe::conv2d<Isa>(gg, xs, zp, p.w, none, ys, wss); };
+  const Span<const std::uint8_t> xs(x);
+  const Span<std::int32_t> ys(y);
+  const Span<std::byte> wss(ws);
+  // geometry
+  Conv2dGeometry bad = g;
+  bad.stride_h = 0;
+  CHECK(conv(bad, xs, 0, ys, wss) == Status::invalid_argument);
+  bad = g;
+  bad.pad_top = bad.pad_bottom = 0;
+  bad.in_h = 2;  // 3x3 window does not fit 2 rows
+  CHECK(conv(bad, xs, 0, ys, wss) == Status::invalid_argument);
+  bad = g;
+  bad.groups = 4;  // 6 output channels not divisible by 4
+  CHECK(conv(bad, xs, 0, ys, wss) == Status::invalid_argument);
+  // shapes
+  CHECK(conv(g, xs.subspan(0, xs.size() - 1), 0, ys, wss) == Status::shape_mismatch);
+  CHECK(conv(g, xs, 0, ys.subspan(0, ys.size() - 1), wss) == Status::shape_mismatch);
+  bad = g;
+  bad.out_channels = 3;  // weights were packed for 6
+  CHECK(conv(bad, xs, 0, ys.subspan(0, ys.size() / 2), wss) == Status::shape_mismatch);
+  bad = g;
+  bad.kernel_w = 1;
+  CHECK(conv(bad, xs, 0, ys, wss) == Status::shape_mismatch);
+  // null data, zero point, workspace
+  CHECK(conv(g, Span<const std::uint8_t>(nullptr, x.size()), 0, ys, wss) == Status::null_pointer);
+  CHECK(conv(g, xs, 256, ys, wss) == Status::invalid_argument);
+  CHECK(conv(g, xs, -1, ys, wss) == Status::invalid_argument);
+  CHECK(conv(g, xs, 0, ys, wss.subspan(0, wss.size() - 1)) == Status::workspace_too_small);
+  CHECK(conv(g, xs, 0, ys, Span<std::byte>(nullptr, ws.size())) == Status::null_pointer);
+  // weights: empty, packed for another path
+  CHECK(qsafe::conv2d<Isa>(g, xs, 0, qsafe::PackedConv2dWeights{}, none, ys, wss) == Status::invalid_argument);
+  CHECK(qsafe::conv2d(g, xs, 0, qsafe::PackedConv2dWeights{}, none, ys, wss) == Status::invalid_argument);
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Other = decltype(isa);
+    if (std::is_same<Other, Isa>::value || !Other::available()) return;
+    const PackedConv q = pack_conv<Other>(g, w);
+    std::vector<std::byte> wo(qsafe::conv2d_workspace_size(g, q.w));
+    CHECK(qsafe::conv2d<Isa>(g, xs, 0, q.w, none, ys, Span<std::byte>(wo)) == Status::invalid_argument);
+    CHECK(qsafe::conv2d<Other>(g, xs, 0, p.w, none, ys, Span<std::byte>(wo)) == Status::invalid_argument);
+  });
+  // stages: NaN scale, a per-pixel activation scale, bias of the wrong size
+  std::vector<float> scales(6, 1.f), pixels(16, 1.f);
+  scales[4] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> yf(y.size(), -1.f);
+  const float one = 1.f;
+  CHECK(
+      qsafe::conv2d<Isa>(g, xs, 0, p.w,
+                         qsafe::pipeline(qsafe::Dequantize{Span<const float>(&one, 1), Span<const float>(scales), {}}),
+                         Span<float>(yf), wss) == Status::non_finite_input);
+  scales[4] = 1.f;
+  CHECK(qsafe::conv2d<Isa>(g, xs, 0, p.w,
+                           qsafe::pipeline(qsafe::Dequantize{Span<const float>(pixels), Span<const float>(scales), {}}),
+                           Span<float>(yf), wss) == Status::shape_mismatch);
+  std::vector<std::int32_t> bias5(5, 0);
+  CHECK(qsafe::conv2d<Isa>(g, xs, 0, p.w, qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias5)}), ys, wss) ==
+        Status::shape_mismatch);
+  CHECK(y == untouched);
+  for (float v : yf) CHECK(v == -1.f);
+  // packing
+  std::vector<std::byte> tiny(16);
+  CHECK(qsafe::pack_conv2d_weights<Isa>(g, Span<const std::int8_t>(w), Span<std::byte>(tiny)).status() ==
+        Status::workspace_too_small);
+  CHECK(qsafe::pack_conv2d_weights<Isa>(g, Span<const std::int8_t>(w.data(), w.size() - 1), Span<std::byte>(tiny))
+            .status() == Status::shape_mismatch);
+  bad = g;
+  bad.kernel_h = 0;
+  CHECK(qsafe::pack_conv2d_weights<Isa>(bad, Span<const std::int8_t>(w), Span<std::byte>(tiny)).status() ==
+        Status::invalid_argument);
+  CHECK(qsafe::conv2d_packed_weights_size<Isa>(bad) == 0);
+  CHECK(qsafe::conv2d_workspace_size<Isa>(bad, p.w) == 0);
+  // 1x1, stride 1, no padding: x is read in place, no workspace on paths that read A in place
+  const Conv2dGeometry pw = geom(1, 3, 3, 4, 6, 1, 1);
+  const PackedConv pp = pack_conv<Isa>(pw, std::vector<std::int8_t>(24, 1));
+  CHECK(qsafe::conv2d_workspace_size<Isa>(pw, pp.w) == 0);
+  std::vector<std::uint8_t> x9(36, 2);
+  std::vector<std::int32_t> y9(54, 0);
+  CHECK(qsafe::conv2d<Isa>(pw, Span<const std::uint8_t>(x9), 1, pp.w, none, Span<std::int32_t>(y9)) == Status::ok);
+  CHECK(y9 == std::vector<std::int32_t>(54, 4));
+}
