@@ -1,0 +1,161 @@
+// qsafe/kernel/arch/avx512_vnni/depthwise.hpp: depthwise convolution on ZMM with vpdpwssd,
+// u8s8_dwconv_4x16__avx512vnni.
+//
+// One ZMM lane per channel, int32. Per tap and block of 16 channels:
+//
+//   x   = vpmovzxbd(16 bytes of the tap's pixel)          lane c: [ x_c (16 bits) | 0 (16 bits) ]
+//   w   = packed weights, int32 sign-extended             lane c: [ w_c (16 bits) | 0 or -1     ]
+//   acc = vpdpwssd(acc, x, w)                             lane c: += x_c * w_c + 0 * (0 or -1)
+//
+// vpdpwssd multiplies 16-bit halves pairwise and adds both products into the int32 lane: with the
+// activation's upper half zero it is an exact 16 x 16 -> 32 multiply-add, one instruction per 16
+// MACs, never saturating. Padding taps are left out; the zero point is subtracted once at the end:
+//
+//   acc = sum_taps u(x) * w - zp_u * sum_taps w        (mod 2^32; exact, the true value fits int32)
+//
+// with u(x) = x for uint8 and x ^ 0x80 = x + 128 for int8 activations (zp_u = zp + 128), and the
+// weight sum precomputed at packing time for full windows (accumulated on the fly for border
+// pixels, whose windows lose taps).
+//
+// Register tile: 4 output pixels x 16 channels (4 accumulators); one weight load per tap feeds the
+// 4 pixels. 3x3 and 5x5 windows are unrolled; other shapes loop over the taps. The channel tail
+// (C % 16) uses masked loads and stores: nothing is read or written outside the caller's channels.
+#ifndef QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
+#define QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <type_traits>
+
+#include "qsafe/config.hpp"
+#include "qsafe/kernel/arch/avx512_vnni/arch.hpp"
+#include "qsafe/kernel/arch/avx512_vnni/output.hpp"
+#include "qsafe/kernel/arch/scalar/depthwise.hpp"
+
+// GCC 12 PR105593 (see avx512_vnni/output.hpp): the pragma must cover the inlining sites.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace qsafe {
+namespace detail {
+
+template <>
+struct DepthwiseUkernel<arch::avx512_vnni> {
+  using Weight = std::int32_t;
+  static constexpr int kChannelPad = 16;
+  static constexpr int kPixels = 4;
+  static constexpr const char* name = "u8s8_dwconv_4x16__avx512vnni";
+  static constexpr std::int32_t pack(std::int8_t w) noexcept { return w; }
+
+  template <class AType, class Out, class Pipeline>
+  QSAFE_TARGET_AVX512_VNNI static void run(const DepthwiseRun<AType, Out, Pipeline>& r) noexcept {
+    if (r.full && r.kernel_h == 3 && r.kernel_w == 3) {
+      pixels<3, 3, true>(r);
+    } else if (r.full && r.kernel_h == 5 && r.kernel_w == 5) {
+      pixels<5, 5, true>(r);
+    } else if (r.full) {
+      pixels<0, 0, true>(r);
+    } else {
+      pixels<0, 0, false>(r);
+    }
+  }
+
+ private:
+  using Isa = arch::avx512_vnni;
+
+  template <int KH, int KW, bool kFull, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void pixels(
+      const DepthwiseRun<AType, Out, Pipeline>& r) noexcept {
+    std::int64_t p = 0;
+    for (; p + kPixels <= r.count; p += kPixels) channel_blocks<kPixels, KH, KW, kFull>(r, p);
+    for (; p < r.count; ++p) channel_blocks<1, KH, KW, kFull>(r, p);
+  }
+
+  template <int P, int KH, int KW, bool kFull, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void channel_blocks(const DepthwiseRun<AType, Out, Pipeline>& r,
+                                                                          std::int64_t p0) noexcept {
+    std::int64_t c = 0;
+    for (; c + 16 <= r.channels; c += 16) block<P, KH, KW, kFull, false>(r, p0, c, 0xffff);
+    if (c < r.channels) block<P, KH, KW, kFull, true>(r, p0, c, static_cast<__mmask16>((1u << (r.channels - c)) - 1));
+  }
+
+  // 16 activations of one tap as int32 lanes, u(x) (int8 flipped to uint8 by XOR 0x80).
+  template <bool kMasked, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static __m512i load_x(const AType* p, __mmask16 mask) noexcept {
+    if constexpr (std::is_same<AType, std::int8_t>::value) {
+      const __m128i b = kMasked ? _mm_maskz_loadu_epi8(mask, p) : _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      return _mm512_cvtepu8_epi32(_mm_xor_si128(b, _mm_set1_epi8(static_cast<char>(0x80))));
+    } else if constexpr (kMasked) {
+      return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(mask, p));
+    } else {
+      return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+  }
+
+  // acc[q] += x(pixel q) * w for q < P, walked by recursion so every acc index is a constant.
+  template <int q, int P, bool kMasked, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void mac(__m512i (&acc)[P], const AType* x, std::int64_t step,
+                                                               __m512i w, __mmask16 mask) noexcept {
+    if constexpr (q < P) {
+      acc[q] = _mm512_dpwssd_epi32(acc[q], load_x<kMasked>(x + q * step, mask), w);
+      mac<q + 1, P, kMasked>(acc, x, step, w, mask);
+    }
+  }
+
+  template <int q, int P, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish(const __m512i (&acc)[P], __m512i correction,
+                                                                  const DepthwiseRun<AType, Out, Pipeline>& r,
+                                                                  std::int64_t p0, std::int64_t c,
+                                                                  __mmask16 mask) noexcept {
+    if constexpr (q < P) {
+      const Lanes16 l{0, c, mask};
+      const __m512i v = _mm512_sub_epi32(acc[q], correction);
+      store(Isa{}, r.y + (p0 + q) * r.channels + c, apply_stages<0>(Isa{}, *r.pipeline, v, l), mask);
+      finish<q + 1, P>(acc, correction, r, p0, c, mask);
+    }
+  }
+
+  template <int P, int KH, int KW, bool kFull, bool kMasked, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void block(const DepthwiseRun<AType, Out, Pipeline>& r,
+                                                                 std::int64_t p0, std::int64_t c,
+                                                                 __mmask16 mask) noexcept {
+    const int kh0 = kFull ? 0 : r.kh_lo, kw0 = kFull ? 0 : r.kw_lo;
+    const int kh1 = kFull ? (KH > 0 ? KH : r.kernel_h) : r.kh_hi;
+    const int kw1 = kFull ? (KW > 0 ? KW : r.kernel_w) : r.kw_hi;
+    const std::int64_t row_taps = KW > 0 ? KW : r.kernel_w, cp = r.channels_padded;
+    const std::int32_t* wc = static_cast<const std::int32_t*>(r.weights) + c;
+    const AType* xc = r.x + p0 * r.x_step + c;
+    __m512i acc[P];
+    QSAFE_UNROLL
+    for (int q = 0; q < P; ++q) acc[q] = _mm512_setzero_si512();
+    __m512i wsum = _mm512_setzero_si512();
+    QSAFE_UNROLL
+    for (int kh = kh0; kh < kh1; ++kh) {
+      const AType* xr = xc + (kh - kh0) * r.tap_h;
+      const std::int32_t* wr = wc + kh * row_taps * cp;
+      QSAFE_UNROLL
+      for (int kw = kw0; kw < kw1; ++kw) {
+        const __m512i w = _mm512_loadu_si512(wr + kw * cp);
+        if (!kFull) wsum = _mm512_add_epi32(wsum, w);
+        mac<0, P, kMasked>(acc, xr + (kw - kw0) * r.tap_w, r.x_step, w, mask);
+      }
+    }
+    if (kFull) wsum = _mm512_loadu_si512(r.weight_sums + c);
+    const std::int32_t zp_u = r.zero_point + (std::is_same<AType, std::int8_t>::value ? 128 : 0);
+    const __m512i correction = _mm512_mullo_epi32(_mm512_set1_epi32(zp_u), wsum);
+    finish<0, P>(acc, correction, r, p0, c, mask);
+  }
+};
+
+}  // namespace detail
+}  // namespace qsafe
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#endif  // QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
