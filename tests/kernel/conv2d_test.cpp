@@ -134,8 +134,20 @@ std::vector<Case> cases() {
     v.push_back({"1x3 kernel, right pad only", pad(g, 0, 0, 0, 2)});
   }
   {
-    // 2 * 24 * 24 = 1152 pixels x 576 bytes: several im2col chunks.
-    Conv2dGeometry g = geom(2, 24, 24, 64, 17, 3, 3);
+    // Output rows >= kConv2dRowBufferMinWidth: the row-buffer path (overlapping A rows).
+    Conv2dGeometry g = geom(1, 9, 37, 19, 20, 3, 3);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"row buffer: stride 2, asymmetric pad", pad(g, 1, 2, 0, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(2, 6, 20, 64, 9, 5, 3);
+    g.dilation_h = 2;
+    v.push_back({"row buffer: 5x3, dilation_h 2, 64 channels", pad(g, 2, 1, 2, 1)});
+  }
+  {
+    // 2 * 24 * 24 = 1152 pixels x 576 bytes: several im2col chunks (groups 2: not the row buffer).
+    Conv2dGeometry g = geom(2, 24, 24, 64, 18, 3, 3);
+    g.groups = 2;
     v.push_back({"several im2col chunks", pad(g, 1, 1, 1, 1)});
   }
   return v;

@@ -56,6 +56,9 @@ namespace qsafe {
 // Largest im2col chunk conv2d copies at a time (bytes). Sized to stay in a 1 MB L2 next to the
 // weight panels; the chunk is at least one register tile of rows whatever K is.
 inline constexpr std::int64_t kConv2dIm2colBudget = 256 * 1024;
+// Narrowest output row the row-buffer path takes (narrower rows leave register tiles part empty,
+// so im2col over many rows is faster there).
+inline constexpr std::int64_t kConv2dRowBufferMinWidth = 16;
 
 // Convolution weights packed for one path: one PackedWeights per group (N = out_channels /
 // groups, K = depth()), back to back in the caller's storage. A non-owning view.
@@ -107,6 +110,18 @@ namespace detail {
 constexpr bool conv2d_is_pointwise(const Conv2dGeometry& g) noexcept {
   return g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
          g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
+}
+
+// Whether conv2d reads A from a row buffer (one output row at a time, overlapping A rows): every
+// convolution with groups == 1 and dilation_w == 1 whose output rows are wide enough to fill
+// register tiles; the rest use im2col chunks.
+constexpr bool conv2d_uses_row_buffer(const Conv2dGeometry& g) noexcept {
+  return !conv2d_is_pointwise(g) && g.groups == 1 && g.dilation_w == 1 && g.out_w() >= kConv2dRowBufferMinWidth;
+}
+
+// Input pixel columns one output row's window covers: (out_w - 1) * stride_w + kernel_w.
+constexpr std::int64_t conv2d_row_buffer_columns(const Conv2dGeometry& g) noexcept {
+  return (g.out_w() - 1) * g.stride_w + g.kernel_w;
 }
 
 // Output pixels per im2col chunk: a multiple of 24 (whole register tiles on every path) that keeps
@@ -174,6 +189,51 @@ OutputPipeline<S...> slice_pipeline(const OutputPipeline<S...>& p, std::int64_t 
   return slice_pipeline(p, offset, count, std::index_sequence_for<S...>{});
 }
 
+// dst[0:c] = src[0:c] in 16-byte pieces (each a fixed-size copy the compiler inlines).
+template <class AType>
+QSAFE_ALWAYS_INLINE void copy_channels(AType* dst, const AType* src, std::int64_t c) noexcept {
+  std::int64_t i = 0;
+  for (; i + 16 <= c; i += 16) std::memcpy(dst + i, src + i, 16);
+  if (i < c) std::memcpy(dst + i, src + i, static_cast<std::size_t>(c - i));
+}
+
+// The row buffer of output row (n, oh): for each input column wp of the window's span and each
+// kernel row kh, the in_channels values of that pixel (x_zp off the input):
+//   buf[wp][kh][c] = x[n][oh * stride_h - pad_top + kh * dilation_h][wp - pad_left][c]
+// Output pixel ow's GEMM row is then buf + ow * stride_w * kernel_h * C: kernel_w * kernel_h * C
+// consecutive values in (kw, kh, c) order, the packed weights' K order. Consecutive rows overlap
+// (row stride < K), which the micro-kernels allow: they only read A.
+template <class AType>
+void fill_row_buffer(const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t n, std::int64_t oh,
+                     AType* buf) noexcept {
+  const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels, kh_n = g.kernel_h;
+  const std::int64_t pitch = kh_n * c;  // buffer elements per input column
+  unsigned char zp_byte;
+  std::memcpy(&zp_byte, &x_zp, 1);
+  // Columns [0, lo) and [hi, cols) are padding; [lo, hi) lie inside the input.
+  const std::int64_t lo = g.pad_left < cols ? g.pad_left : cols;
+  const std::int64_t hi_in = g.pad_left + g.in_w;
+  const std::int64_t hi = hi_in < cols ? hi_in : cols;
+  for (std::int64_t kh = 0; kh < kh_n; ++kh) {
+    const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+    AType* dst = buf + kh * c;
+    if (ih < 0 || ih >= g.in_h) {
+      for (std::int64_t wp = 0; wp < cols; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
+      continue;
+    }
+    for (std::int64_t wp = 0; wp < lo; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
+    const AType* src = x + ((n * g.in_h + ih) * g.in_w + (lo - g.pad_left)) * c;
+    AType* d = dst + lo * pitch;
+    if (c % 64 == 0) {
+      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch)
+        for (std::int64_t i = 0; i < c; i += 64) std::memcpy(d + i, src + i, 64);
+    } else {
+      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) copy_channels(d, src, c);
+    }
+    for (std::int64_t wp = hi; wp < cols; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
+  }
+}
+
 // Fills rows [row_begin, row_begin + rows) of the im2col matrix: row r is output pixel r (NHWC
 // order), laid out group by group, each group K = depth() values in (kw, kh, ic) order:
 //   col[r][g * depth + (kw * kernel_h + kh) * icg + ic] = x[n][ih][iw][g * icg + ic]  (x_zp off the input)
@@ -182,7 +242,6 @@ void im2col_rows(const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64
                  AType* col) noexcept {
   const std::int64_t oh_n = g.out_h(), ow_n = g.out_w(), icg = g.in_channels_per_group(), depth = g.depth();
   const std::int64_t ld = depth * g.groups;
-  const std::int64_t tap_bytes = icg * static_cast<std::int64_t>(sizeof(AType));
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t pix = row_begin + r;
     const std::int64_t ow = pix % ow_n, oh = (pix / ow_n) % oh_n, n = pix / (ow_n * oh_n);
@@ -195,12 +254,8 @@ void im2col_rows(const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64
         const std::int64_t tap = kw * g.kernel_h + kh;
         if (w_in && ih >= 0 && ih < g.in_h) {
           const AType* src = x + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels;
-          if (g.groups == 1) {
-            std::memcpy(dst + tap * icg, src, static_cast<std::size_t>(tap_bytes));
-          } else {
-            for (std::int64_t grp = 0; grp < g.groups; ++grp)
-              std::memcpy(dst + grp * depth + tap * icg, src + grp * icg, static_cast<std::size_t>(tap_bytes));
-          }
+          for (std::int64_t grp = 0; grp < g.groups; ++grp)
+            copy_channels(dst + grp * depth + tap * icg, src + grp * icg, icg);
         } else {
           for (std::int64_t grp = 0; grp < g.groups; ++grp)
             for (std::int64_t ic = 0; ic < icg; ++ic) dst[grp * depth + tap * icg + ic] = x_zp;
@@ -222,6 +277,9 @@ std::size_t conv2d_workspace_bytes(const Conv2dGeometry& g) noexcept {
   const std::int64_t m = g.batch * g.out_h() * g.out_w();
   const std::int64_t k_padded = PackedWeights::round_up(g.depth(), U::kKPad);
   if (conv2d_is_pointwise(g)) return workspace_bytes<U>(m, k_padded);
+  if (conv2d_uses_row_buffer(g))
+    return static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64 +
+           workspace_bytes<U>(g.out_w(), k_padded);
   const std::int64_t rows = conv2d_chunk_rows(g);
   return static_cast<std::size_t>(rows * g.depth() * g.groups) + 64 + workspace_bytes<U>(rows, k_padded);
 }
@@ -248,7 +306,33 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
     }
   };
   if (conv2d_is_pointwise(g)) {
-    run_groups(x, g.in_channels, 0, m, icg, workspace);
+#ifndef QSAFE_PW_CHUNK
+#define QSAFE_PW_CHUNK 0
+#endif
+    if (QSAFE_PW_CHUNK == 0) {
+      run_groups(x, g.in_channels, 0, m, icg, workspace);
+    } else {
+      for (std::int64_t r0 = 0; r0 < m; r0 += QSAFE_PW_CHUNK) {
+        const std::int64_t rows = m - r0 < QSAFE_PW_CHUNK ? m - r0 : QSAFE_PW_CHUNK;
+        run_groups(x + r0 * g.in_channels, g.in_channels, r0, rows, icg, workspace);
+      }
+    }
+    return;
+  }
+  if (conv2d_uses_row_buffer(g)) {
+    AType* buf = reinterpret_cast<AType*>(workspace.data() + align64_offset(workspace.data()));
+    const std::size_t buf_bytes =
+        static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64;
+    const Span<std::byte> gemm_ws(workspace.data() + buf_bytes, workspace.size() - buf_bytes);
+    const std::int64_t ow_n = g.out_w(), oh_n = g.out_h();
+    for (std::int64_t n = 0; n < g.batch; ++n)
+      for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+#ifdef QSAFE_SKIP_FILL
+        if (oh < 2)
+#endif
+          fill_row_buffer(g, x, static_cast<AType>(x_zp), n, oh, buf);
+        run_groups(buf, g.stride_w * g.kernel_h * g.in_channels, (n * oh_n + oh) * ow_n, ow_n, 0, gemm_ws);
+      }
     return;
   }
   const std::int64_t chunk = conv2d_chunk_rows(g);
