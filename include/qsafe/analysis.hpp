@@ -15,5 +15,6 @@
 #include "qsafe/analysis/mixed_precision.hpp"
 #include "qsafe/analysis/saturation.hpp"
 #include "qsafe/analysis/sensitivity.hpp"
+#include "qsafe/analysis/suite.hpp"
 
 #endif  // QSAFE_ANALYSIS_HPP_

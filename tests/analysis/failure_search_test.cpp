@@ -138,8 +138,13 @@ TEST_CASE("failure search: bad input", "[analysis][failure_search]") {
   o.max_evaluations = 3;
   CHECK(qa::failure_search(m, cfg, calib, inputs, o).status() == Status::invalid_argument);
   o = small_search();
-  o.search_corruptions = true;  // shape {1,1,1} does not hold 16 features
+  o.search_corruptions = true;
+  o.shape = qa::SampleShape{1, 3, 3};  // does not hold 16 features
   CHECK(qa::failure_search(m, cfg, calib, inputs, o).status() == Status::invalid_argument);
+  o.shape = qa::SampleShape{};  // flat 1 x 1 x 1: wrong too
+  CHECK(qa::failure_search(m, cfg, calib, inputs, o).status() == Status::invalid_argument);
+  o.shape = qa::SampleShape{0, 0, 0};  // the default: flat 1 x 1 x 16
+  CHECK(qa::failure_search(m, cfg, calib, inputs, o).ok());
   o.shape = qa::SampleShape{1, 4, 4};
   o.corruptions = {{"bad", qa::CorruptionKind::contrast, 2.f, 1.f, 0, 0}};
   CHECK(qa::failure_search(m, cfg, calib, inputs, o).status() == Status::invalid_argument);

@@ -76,13 +76,13 @@ struct FailureSearchOptions {
   std::int64_t max_evaluations = 4096;  // samples run (float + quantized each), sources included
   std::int64_t sources = 64;            // inputs attacked (the first ones; <= 0: all)
   int population = 8;                   // candidates per source and generation (>= 1)
-  bool search_corruptions = true;       // run phase 3 (needs shape and range)
+  bool search_corruptions = true;       // run phase 3 (uses shape and range)
   std::vector<CorruptionSpace> corruptions = default_corruption_space();
-  SampleShape shape;       // sample layout for corruptions (numel must match the engine)
-  Range range{0.f, 1.f};   // the clean data's range (corruptions.hpp)
-  Range domain{0.f, 0.f};  // lo < hi: clip searched inputs to [lo, hi]; else unbounded
-  double threshold = 0.1;  // verdict: detrimental when accuracy_drop > threshold
-  std::size_t keep = 16;   // worst inputs returned
+  SampleShape shape{0, 0, 0};  // sample layout for corruptions; {0, 0, 0}: flat {1, 1, numel}
+  Range range{0.f, 1.f};       // the clean data's range (corruptions.hpp)
+  Range domain{0.f, 0.f};      // lo < hi: clip searched inputs to [lo, hi]; else unbounded
+  double threshold = 0.1;      // verdict: detrimental when accuracy_drop > threshold
+  std::size_t keep = 16;       // worst inputs returned
   std::uint64_t seed = 0;
   std::int64_t batch = 256;
   ProgressFn progress;  // "failure_search", evaluations spent / max_evaluations
@@ -170,7 +170,8 @@ inline Status score_batch(Engine& engine, const std::vector<float>& X, std::int6
 // Errors: check_config / check_dataset errors (inputs: empty_input, shape_mismatch, a label out
 // of range, non_finite_input), invalid_argument (linf < 0 or not finite, population < 1,
 // max_evaluations < the number of sources, threshold not finite, corruption search with a shape
-// whose numel differs from the engine's or a bad CorruptionSpace), the engine's errors.
+// whose numel differs from the engine's or a bad CorruptionSpace, a parameter apply_corruption
+// rejects), the engine's errors.
 inline Result<FailureSearchResult> failure_search(Engine& engine, const QuantConfig& config, const Dataset& calib,
                                                   const Dataset& inputs, const FailureSearchOptions& o = {}) {
   const std::int64_t numel = engine.sample_numel(), classes = engine.num_outputs();
@@ -182,8 +183,9 @@ inline Result<FailureSearchResult> failure_search(Engine& engine, const QuantCon
     return Status::invalid_argument;
   const std::int64_t S = o.sources <= 0 ? inputs.n : std::min(o.sources, inputs.n);
   if (o.max_evaluations < S) return Status::invalid_argument;
+  const SampleShape shape = o.shape.numel() == 0 ? SampleShape{1, 1, numel} : o.shape;
   if (o.search_corruptions) {
-    if (o.shape.numel() != numel) return Status::invalid_argument;
+    if (shape.numel() != numel) return Status::invalid_argument;
     for (const CorruptionSpace& cs : o.corruptions)
       if (!(cs.param_lo <= cs.param_hi) || !std::isfinite(cs.param_lo) || !std::isfinite(cs.param_hi) ||
           cs.count_lo > cs.count_hi || cs.count_lo < 0)
@@ -338,7 +340,7 @@ inline Result<FailureSearchResult> failure_search(Engine& engine, const QuantCon
               std::min(cs.count_hi, std::max(cs.count_lo, probe.corruption.count + static_cast<int>(rng.below(3)) - 1));
         }
         if (cs.kind == CorruptionKind::occlusion) c.param = std::max(1.f, std::round(c.param));
-        QSAFE_RETURN_IF_ERROR(apply_corruption(c, S, o.shape.channels, o.shape.height, o.shape.width, o.range,
+        QSAFE_RETURN_IF_ERROR(apply_corruption(c, S, shape.channels, shape.height, shape.width, o.range,
                                                o.seed + static_cast<std::uint64_t>(t + 1) * 7919u,
                                                Span<const float>(X0), Span<float>(X)));
         if (clip)
