@@ -229,6 +229,20 @@ void check_case(const Case& c, std::mt19937& rng, int variant) {
 
 TEST_CASE("conv2d: every compiled path equals the direct reference on awkward geometries", "[kernel][conv2d]") {
   const std::vector<Case> all = cases();
+  // The cases reach every strategy: x in place, the row buffer, and im2col in several chunks.
+  int pointwise = 0, row_buffer = 0, chunked = 0;
+  for (const Case& c : all) {
+    const Conv2dGeometry& g = c.g;
+    pointwise += qsafe::detail::conv2d_is_pointwise(g) ? 1 : 0;
+    row_buffer += qsafe::detail::conv2d_uses_row_buffer(g) ? 1 : 0;
+    chunked += !qsafe::detail::conv2d_is_pointwise(g) && !qsafe::detail::conv2d_uses_row_buffer(g) &&
+                       qsafe::detail::conv2d_chunk_rows(g) < g.batch * g.out_h() * g.out_w()
+                   ? 1
+                   : 0;
+  }
+  CHECK(pointwise >= 2);
+  CHECK(row_buffer >= 2);
+  CHECK(chunked >= 1);
   for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) {
@@ -386,4 +400,44 @@ TEST_CASE("conv2d: bad input is a status and leaves y untouched", "[kernel][conv
   std::vector<std::int32_t> y9(54, 0);
   CHECK(qsafe::conv2d<Isa>(pw, Span<const std::uint8_t>(x9), 1, pp.w, none, Span<std::int32_t>(y9)) == Status::ok);
   CHECK(y9 == std::vector<std::int32_t>(54, 4));
+}
+
+namespace {
+#include "fixtures/conv2d_torch.inc"
+}  // namespace
+
+TEST_CASE("conv2d: PyTorch quantized::conv2d (qnnpack) integer for integer on every path", "[kernel][conv2d]") {
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+    if (!Isa::available()) return;
+    for (const auto& c : conv2d_torch_fixtures::kCases) {
+      INFO(Isa::name << ": " << c.name);
+      Conv2dGeometry g = geom(c.geom[0], c.geom[1], c.geom[2], c.geom[3], c.geom[4], c.geom[5], c.geom[6]);
+      g.stride_h = c.geom[7];
+      g.stride_w = c.geom[8];
+      pad(g, c.geom[9], c.geom[10], c.geom[9], c.geom[10]);
+      g.dilation_h = c.geom[11];
+      g.dilation_w = c.geom[12];
+      g.groups = c.geom[13];
+      REQUIRE(g.output_numel() == c.y_size);
+      const std::vector<std::int8_t> w(c.w, c.w + g.weight_numel());
+      const std::vector<std::uint8_t> x(c.x, c.x + g.input_numel());
+      const std::size_t oc = static_cast<std::size_t>(g.out_channels);
+      std::vector<std::int32_t> bias(oc);
+      std::vector<float> mult(oc);
+      for (std::size_t i = 0; i < oc; ++i) {
+        const double ws = c.weight_scales[c.num_weight_scales == 1 ? 0 : i];
+        bias[i] = qsafe::pytorch_quantize_bias(c.bias[i], c.input_scale, ws);
+        mult[i] = qsafe::pytorch_requant_scale(c.input_scale, ws, c.output_scale);
+      }
+      const auto out = qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)},
+                                       qsafe::RequantizeFloat{Span<const float>(mult), c.output_zero_point},
+                                       qsafe::Clamp{c.relu ? c.output_zero_point : 0, 255});
+      const PackedConv p = pack_conv<Isa>(g, w);
+      REQUIRE(p.status == Status::ok);
+      std::vector<std::uint8_t> y(static_cast<std::size_t>(c.y_size), 0);
+      REQUIRE(run_conv<Isa>(g, x, c.input_zero_point, p.w, out, y) == Status::ok);
+      CHECK(y == std::vector<std::uint8_t>(c.y, c.y + c.y_size));
+    }
+  });
 }

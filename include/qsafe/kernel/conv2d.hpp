@@ -306,17 +306,7 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
     }
   };
   if (conv2d_is_pointwise(g)) {
-#ifndef QSAFE_PW_CHUNK
-#define QSAFE_PW_CHUNK 0
-#endif
-    if (QSAFE_PW_CHUNK == 0) {
-      run_groups(x, g.in_channels, 0, m, icg, workspace);
-    } else {
-      for (std::int64_t r0 = 0; r0 < m; r0 += QSAFE_PW_CHUNK) {
-        const std::int64_t rows = m - r0 < QSAFE_PW_CHUNK ? m - r0 : QSAFE_PW_CHUNK;
-        run_groups(x + r0 * g.in_channels, g.in_channels, r0, rows, icg, workspace);
-      }
-    }
+    run_groups(x, g.in_channels, 0, m, icg, workspace);
     return;
   }
   if (conv2d_uses_row_buffer(g)) {
@@ -327,10 +317,7 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
     const std::int64_t ow_n = g.out_w(), oh_n = g.out_h();
     for (std::int64_t n = 0; n < g.batch; ++n)
       for (std::int64_t oh = 0; oh < oh_n; ++oh) {
-#ifdef QSAFE_SKIP_FILL
-        if (oh < 2)
-#endif
-          fill_row_buffer(g, x, static_cast<AType>(x_zp), n, oh, buf);
+        fill_row_buffer(g, x, static_cast<AType>(x_zp), n, oh, buf);
         run_groups(buf, g.stride_w * g.kernel_h * g.in_channels, (n * oh_n + oh) * ow_n, ow_n, 0, gemm_ws);
       }
     return;
