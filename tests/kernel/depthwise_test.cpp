@@ -65,6 +65,10 @@ std::vector<Conv2dGeometry> shapes() {
       dw(5, 17, 1, 1, 3, 1, 1),       // 1x3
       dw(6, 7, 1, 3, 3, 1, 1, 1, 2),  // batch 2
       dw(10, 10, 1, 3, 3, 3, 1, 2),   // stride 3, dilation 2
+      dw(3, 40, 1, 3, 3, 1, 1),       // long rows: pixel groups of 16, 4 and 1
+      dw(4, 37, 1, 3, 3, 2, 1),       // long rows at stride 2
+      dw(5, 30, 1, 5, 5, 1, 2),       // long rows, 5x5
+      dw(6, 29, 1, 5, 5, 2, 1),       // long rows, 5x5 stride 2, asymmetric interior
   };
   Conv2dGeometry a = dw(7, 8, 1, 3, 3, 1, 0);  // asymmetric padding
   a.pad_top = 0;

@@ -17,9 +17,19 @@
 // weight sum precomputed at packing time for full windows (accumulated on the fly for border
 // pixels, whose windows lose taps).
 //
-// Register tile: 4 output pixels x 16 channels (4 accumulators); one weight load per tap feeds the
-// 4 pixels. 3x3 and 5x5 windows are unrolled; other shapes loop over the taps. The channel tail
-// (C % 16) uses masked loads and stores: nothing is read or written outside the caller's channels.
+// Register tile: P output pixels x 16 channels (P accumulators). 3x3 and 5x5 windows with
+// dilation_w 1 and stride_w 1 or 2 are unrolled with column reuse: each input column of a window
+// row is loaded and widened once and feeds every pixel whose window covers it,
+//
+//   3x3, stride 1, P = 16:  window row kh, input columns j = 0 .. 17
+//     col j --vpdpwssd w[kh][0]--> acc[j]      (pixel j, tap 0)
+//           --vpdpwssd w[kh][1]--> acc[j - 1]  (pixel j - 1, tap 1)
+//           --vpdpwssd w[kh][2]--> acc[j - 2]  (pixel j - 2, tap 2)
+//   18 widening loads for 48 vpdpwssd (instead of 48); live: 16 acc + 3 w + 1-2 col of 32 ZMM.
+//
+// (3x3 stride 2: P = 8; 5x5: P = 4; the rest of a run in groups of 4, then 1.) Other windows,
+// dilations and border pixels loop over the taps with P = 4. The channel tail (C % 16) uses masked
+// loads and stores: nothing is read or written outside the caller's channels.
 #ifndef QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
 #define QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
 
@@ -53,34 +63,51 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
 
   template <class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX512_VNNI static void run(const DepthwiseRun<AType, Out, Pipeline>& r) noexcept {
-    if (r.full && r.kernel_h == 3 && r.kernel_w == 3) {
-      pixels<3, 3, true>(r);
-    } else if (r.full && r.kernel_h == 5 && r.kernel_w == 5) {
-      pixels<5, 5, true>(r);
+    // A local copy of the pipeline: stores through y (uint8_t may alias anything) then cannot
+    // force its parameters to be reloaded for every pixel.
+    const Pipeline pipe = *r.pipeline;
+    // Unrolled windows with column reuse need dilation_w = 1 and stride_w 1 or 2.
+    const bool dense = r.full && r.tap_w == r.channels;
+    const std::int64_t stride = dense ? r.x_step / r.channels : 0;
+    if (dense && r.kernel_h == 3 && r.kernel_w == 3 && stride == 1) {
+      pixels<16, 3, 3, 1, true>(r, pipe);
+    } else if (dense && r.kernel_h == 3 && r.kernel_w == 3 && stride == 2) {
+      pixels<8, 3, 3, 2, true>(r, pipe);
+    } else if (dense && r.kernel_h == 5 && r.kernel_w == 5 && stride == 1) {
+      pixels<4, 5, 5, 1, true>(r, pipe);
+    } else if (dense && r.kernel_h == 5 && r.kernel_w == 5 && stride == 2) {
+      pixels<4, 5, 5, 2, true>(r, pipe);
     } else if (r.full) {
-      pixels<0, 0, true>(r);
+      pixels<4, 0, 0, 0, true>(r, pipe);
     } else {
-      pixels<0, 0, false>(r);
+      pixels<4, 0, 0, 0, false>(r, pipe);
     }
   }
 
  private:
   using Isa = arch::avx512_vnni;
 
-  template <int KH, int KW, bool kFull, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void pixels(
-      const DepthwiseRun<AType, Out, Pipeline>& r) noexcept {
+  // Pixels of the run in groups of P (then one at a time); S > 0: KH x KW window, stride S,
+  // dilation 1 (columns shared between neighbouring pixels are loaded once).
+  template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void pixels(const DepthwiseRun<AType, Out, Pipeline>& r,
+                                                                  const Pipeline& pipe) noexcept {
     std::int64_t p = 0;
-    for (; p + kPixels <= r.count; p += kPixels) channel_blocks<kPixels, KH, KW, kFull>(r, p);
-    for (; p < r.count; ++p) channel_blocks<1, KH, KW, kFull>(r, p);
+    for (; p + P <= r.count; p += P) channel_blocks<P, KH, KW, S, kFull>(r, pipe, p);
+    if constexpr (P > 4) {
+      for (; p + 4 <= r.count; p += 4) channel_blocks<4, KH, KW, S, kFull>(r, pipe, p);
+    }
+    for (; p < r.count; ++p) channel_blocks<1, KH, KW, S, kFull>(r, pipe, p);
   }
 
-  template <int P, int KH, int KW, bool kFull, class AType, class Out, class Pipeline>
+  template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void channel_blocks(const DepthwiseRun<AType, Out, Pipeline>& r,
+                                                                          const Pipeline& pipe,
                                                                           std::int64_t p0) noexcept {
     std::int64_t c = 0;
-    for (; c + 16 <= r.channels; c += 16) block<P, KH, KW, kFull, false>(r, p0, c, 0xffff);
-    if (c < r.channels) block<P, KH, KW, kFull, true>(r, p0, c, static_cast<__mmask16>((1u << (r.channels - c)) - 1));
+    for (; c + 16 <= r.channels; c += 16) block<P, KH, KW, S, kFull, false>(r, pipe, p0, c, 0xffff);
+    if (c < r.channels)
+      block<P, KH, KW, S, kFull, true>(r, pipe, p0, c, static_cast<__mmask16>((1u << (r.channels - c)) - 1));
   }
 
   // 16 activations of one tap as int32 lanes, u(x) (int8 flipped to uint8 by XOR 0x80).
@@ -106,22 +133,54 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
     }
   }
 
-  template <int q, int P, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish(const __m512i (&acc)[P], __m512i correction,
-                                                                  const DepthwiseRun<AType, Out, Pipeline>& r,
-                                                                  std::int64_t p0, std::int64_t c,
-                                                                  __mmask16 mask) noexcept {
-    if constexpr (q < P) {
-      const Lanes16 l{0, c, mask};
-      const __m512i v = _mm512_sub_epi32(acc[q], correction);
-      store(Isa{}, r.y + (p0 + q) * r.channels + c, apply_stages<0>(Isa{}, *r.pipeline, v, l), mask);
-      finish<q + 1, P>(acc, correction, r, p0, c, mask);
+  // acc[q] += col * w[kw] for every tap kw that meets input column j in pixel q = (j - kw) / S.
+  template <int kw, int KW, int j, int P, int S>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void mac_taps(__m512i (&acc)[P], __m512i col,
+                                                                    const __m512i (&w)[KW]) noexcept {
+    if constexpr (kw < KW) {
+      constexpr int q = (j - kw) / S;
+      if constexpr (j >= kw && (j - kw) % S == 0 && q < P) acc[q] = _mm512_dpwssd_epi32(acc[q], col, w[kw]);
+      mac_taps<kw + 1, KW, j, P, S>(acc, col, w);
     }
   }
 
-  template <int P, int KH, int KW, bool kFull, bool kMasked, class AType, class Out, class Pipeline>
+  // One window row: input columns j < N, each loaded (and widened) once and used by every pixel
+  // whose window covers it; a column is dead after its taps, so only P accumulators, KW weights
+  // and a column or two are live.
+  template <int j, int N, int P, int S, int KW, bool kMasked, class AType>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void mac_columns(__m512i (&acc)[P], const AType* x,
+                                                                       std::int64_t step, const __m512i (&w)[KW],
+                                                                       __mmask16 mask) noexcept {
+    if constexpr (j < N) {
+      mac_taps<0, KW, j, P, S>(acc, load_x<kMasked>(x + j * step, mask), w);
+      mac_columns<j + 1, N, P, S, KW, kMasked>(acc, x, step, w, mask);
+    }
+  }
+
+  // out[q] = pipeline(acc[q] - correction) for q < P: every result first, then every store, so the
+  // stage parameters are loaded once for the P pixels.
+  template <int q, int P, class V, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void outputs(const __m512i (&acc)[P], __m512i correction,
+                                                                   const Pipeline& pipe, const Lanes16& l,
+                                                                   V (&out)[P]) noexcept {
+    if constexpr (q < P) {
+      out[q] = apply_stages<0>(Isa{}, pipe, _mm512_sub_epi32(acc[q], correction), l);
+      outputs<q + 1, P>(acc, correction, pipe, l, out);
+    }
+  }
+
+  template <int q, int P, class V, class Out>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void stores(const V (&out)[P], Out* y, std::int64_t step,
+                                                                  __mmask16 mask) noexcept {
+    if constexpr (q < P) {
+      store(Isa{}, y + q * step, out[q], mask);
+      stores<q + 1, P>(out, y, step, mask);
+    }
+  }
+
+  template <int P, int KH, int KW, int S, bool kFull, bool kMasked, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void block(const DepthwiseRun<AType, Out, Pipeline>& r,
-                                                                 std::int64_t p0, std::int64_t c,
+                                                                 const Pipeline& pipe, std::int64_t p0, std::int64_t c,
                                                                  __mmask16 mask) noexcept {
     const int kh0 = kFull ? 0 : r.kh_lo, kw0 = kFull ? 0 : r.kw_lo;
     const int kh1 = kFull ? (KH > 0 ? KH : r.kernel_h) : r.kh_hi;
@@ -133,21 +192,34 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
     QSAFE_UNROLL
     for (int q = 0; q < P; ++q) acc[q] = _mm512_setzero_si512();
     __m512i wsum = _mm512_setzero_si512();
-    QSAFE_UNROLL
-    for (int kh = kh0; kh < kh1; ++kh) {
-      const AType* xr = xc + (kh - kh0) * r.tap_h;
-      const std::int32_t* wr = wc + kh * row_taps * cp;
+    if constexpr (S > 0) {
+      constexpr int kColumns = (P - 1) * S + KW;
       QSAFE_UNROLL
-      for (int kw = kw0; kw < kw1; ++kw) {
-        const __m512i w = _mm512_loadu_si512(wr + kw * cp);
-        if (!kFull) wsum = _mm512_add_epi32(wsum, w);
-        mac<0, P, kMasked>(acc, xr + (kw - kw0) * r.tap_w, r.x_step, w, mask);
+      for (int kh = 0; kh < KH; ++kh) {
+        __m512i w[KW];
+        QSAFE_UNROLL
+        for (int kw = 0; kw < KW; ++kw) w[kw] = _mm512_loadu_si512(wc + (kh * KW + kw) * cp);
+        mac_columns<0, kColumns, P, S, KW, kMasked>(acc, xc + kh * r.tap_h, r.channels, w, mask);
+      }
+    } else {
+      for (int kh = kh0; kh < kh1; ++kh) {
+        const AType* xr = xc + (kh - kh0) * r.tap_h;
+        const std::int32_t* wr = wc + kh * row_taps * cp;
+        for (int kw = kw0; kw < kw1; ++kw) {
+          const __m512i w = _mm512_loadu_si512(wr + kw * cp);
+          if (!kFull) wsum = _mm512_add_epi32(wsum, w);
+          mac<0, P, kMasked>(acc, xr + (kw - kw0) * r.tap_w, r.x_step, w, mask);
+        }
       }
     }
     if (kFull) wsum = _mm512_loadu_si512(r.weight_sums + c);
     const std::int32_t zp_u = r.zero_point + (std::is_same<AType, std::int8_t>::value ? 128 : 0);
     const __m512i correction = _mm512_mullo_epi32(_mm512_set1_epi32(zp_u), wsum);
-    finish<0, P>(acc, correction, r, p0, c, mask);
+    const Lanes16 l{0, c, mask};
+    using V = decltype(apply_stages<0>(Isa{}, pipe, correction, l));
+    V out[P];
+    outputs<0, P>(acc, correction, pipe, l, out);
+    stores<0, P>(out, r.y + p0 * r.channels + c, r.channels, mask);
   }
 };
 
