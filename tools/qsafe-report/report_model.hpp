@@ -67,10 +67,10 @@ struct ClassScore {
 struct ConfigReport {
   std::string name;
   std::string description;
-  std::string observer;  // "min_max", ... ("-" when no layer uses a calibrated range)
-  std::string policy;    // "static", "dynamic_per_tensor", ..., "mixed"
-  int weight_bits = 8;
-  int activation_bits = 8;
+  std::string observer;     // "min_max", ... ("-" when no layer uses a calibrated range)
+  std::string policy;       // "static", "dynamic_per_tensor", ..., "mixed"
+  int weight_bits = 8;      // 0: set per layer (layer_weight_bits)
+  int activation_bits = 8;  // 0: set per layer (layer_activation_bits)
   bool per_channel_weights = true;
   std::vector<int> bit_width_candidates;  // per-input bit-width policy: the widths it may pick
   // Per quantizable layer: the weight / activation widths, 0 for a layer kept in float.

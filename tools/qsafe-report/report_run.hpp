@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "qsafe/analysis.hpp"
+#include "recommend.hpp"
 #include "report_inputs.hpp"
 #include "report_model.hpp"
 #include "terminal.hpp"
@@ -185,8 +186,8 @@ inline std::string observer_text(const an::QuantConfig& c, std::size_t layers) {
 // Fills the parts of a ConfigReport that come from the configuration itself.
 inline void describe(ConfigReport& r, const an::QuantConfig& c, const std::vector<LayerDesc>& layers) {
   const an::LayerConfig& a = c.per_layer.empty() ? c.all : c.per_layer.front();
-  r.weight_bits = a.weight_bits;
-  r.activation_bits = a.activation_bits;
+  r.weight_bits = c.per_layer.empty() ? a.weight_bits : 0;  // 0: per layer, see layer_weight_bits
+  r.activation_bits = c.per_layer.empty() ? a.activation_bits : 0;
   r.per_channel_weights = a.per_channel_weights;
   if (a.bit_width.enabled) r.bit_width_candidates = a.bit_width.bits;
   r.observer = observer_text(c, layers.size());
@@ -227,96 +228,7 @@ inline void score(ConfigReport& r, const an::Evaluation& ev) {
     r.layers.push_back(layer_quant(ev.layer_info[i], ev.layer_stats[i]));
 }
 
-inline std::string pct(double v) { return term_detail::pct(v); }
-inline std::string pts(double v) { return term_detail::pts(v); }
-
 }  // namespace run_detail
-
-// The recommendation from the scored configurations (pure: unit-testable).
-inline Recommendation recommend(const Report& r, double threshold) {
-  Recommendation rec;
-  rec.threshold = threshold;
-  rec.float_worst_group_accuracy = r.float_worst_group_accuracy;
-  std::vector<const ConfigReport*> ok;
-  for (const ConfigReport& c : r.configs)
-    if (c.error.empty() && std::isfinite(c.worst_group_accuracy)) ok.push_back(&c);
-  // Best worst-group accuracy; ties: better mean, then the earlier (simpler) configuration.
-  std::stable_sort(ok.begin(), ok.end(), [](const ConfigReport* a, const ConfigReport* b) {
-    if (a->worst_group_accuracy != b->worst_group_accuracy) return a->worst_group_accuracy > b->worst_group_accuracy;
-    return a->mean_accuracy > b->mean_accuracy;
-  });
-  for (const ConfigReport& c : r.configs)
-    if (c.flagged || !c.error.empty()) rec.flagged.push_back(c.name);
-  if (ok.empty()) {
-    rec.summary = "No quantized configuration could be evaluated; see the errors per configuration.";
-    return rec;
-  }
-  const ConfigReport& best = *ok.front();
-  rec.config = best.name;
-  rec.worst_group_accuracy = best.worst_group_accuracy;
-  for (std::size_t i = 1; i < ok.size(); ++i) {
-    Alternative a;
-    a.config = ok[i]->name;
-    a.worst_group_accuracy = ok[i]->worst_group_accuracy;
-    a.cost = best.worst_group_accuracy - ok[i]->worst_group_accuracy;
-    a.mean_accuracy = ok[i]->mean_accuracy;
-    a.flagged = ok[i]->flagged;
-    a.note = "worst group " + ok[i]->worst_group + ": " + run_detail::pct(a.worst_group_accuracy) + ", " +
-             run_detail::pts(-a.cost) + " points against " + best.name;
-    for (const FailureSearchReport& f : r.failure_search)
-      if (f.config == a.config && f.verdict == "detrimental") a.note += "; the failure search breaks it";
-    rec.alternatives.push_back(a);
-  }
-  for (const ConfigReport& c : r.configs)
-    if (!c.error.empty()) {
-      Alternative a;
-      a.config = c.name;
-      a.flagged = true;
-      a.note = "failed: " + c.error;
-      rec.alternatives.push_back(a);
-    }
-  double float_on_best_worst = kNaN;
-  for (const GroupScore& g : r.float_groups)
-    if (g.group == best.worst_group) float_on_best_worst = g.accuracy;
-  rec.float_accuracy_on_worst_group = float_on_best_worst;
-  std::string s = best.name + " has the best worst-group accuracy: " + run_detail::pct(best.worst_group_accuracy) +
-                  " on " + best.worst_group + " (float: " + run_detail::pct(float_on_best_worst) +
-                  " there; float's own worst group is " + r.float_worst_group + " at " +
-                  run_detail::pct(r.float_worst_group_accuracy) + ").";
-  if (best.flagged)
-    s += " Even so it loses " + run_detail::pts(best.max_drop).substr(1) + " points against float on " +
-         best.max_drop_group + ", more than the " + run_detail::pts(threshold).substr(1) +
-         "-point threshold: keep the most sensitive layers at higher precision (see the sensitivity and "
-         "mixed-precision sections) before shipping int8.";
-  else
-    s += " On no group does it lose more than " + run_detail::pts(threshold).substr(1) +
-         " points against float (largest drop: " + run_detail::pts(best.max_drop).substr(1) + " on " +
-         best.max_drop_group + ").";
-  if (ok.size() > 1) {
-    const ConfigReport& second = *ok[1];
-    s += " Next best: " + second.name + " (" +
-         run_detail::pts(second.worst_group_accuracy - best.worst_group_accuracy) + " points on the worst group).";
-  }
-  std::size_t flagged = 0;
-  for (const ConfigReport& c : r.configs) flagged += c.flagged ? 1 : 0;
-  s += " " + std::to_string(flagged) + " of " + std::to_string(r.configs.size()) + " configurations lose more than " +
-       run_detail::pts(threshold).substr(1) + " points against float on some group" + (flagged ? ":" : ".");
-  if (flagged) {
-    std::string list;
-    for (const ConfigReport& c : r.configs)
-      if (c.flagged)
-        list += (list.empty() ? " " : ", ") + c.name + " (" +
-                (c.error.empty() ? "-" + run_detail::pts(c.max_drop).substr(1) + " on " + c.max_drop_group : "failed") +
-                ")";
-    s += list + ".";
-  }
-  for (const FailureSearchReport& f : r.failure_search)
-    if (f.verdict == "detrimental")
-      s += " The failure search breaks " + f.config + ": accuracy " + run_detail::pct(f.found_accuracy) +
-           " on the inputs it found (float " + run_detail::pct(f.found_float_accuracy) + ").";
-  rec.summary = s;
-  return rec;
-}
 
 struct RunOptions {
   std::vector<std::string> configs;
@@ -634,8 +546,8 @@ class Runner {
         f.verdict = an::to_string(x.verdict);
         f.explanation = "On the " + std::to_string(x.sources) + " inputs found from " + std::to_string(x.sources) +
                         " test samples (" + std::to_string(x.evaluations) + " evaluations), quantized accuracy is " +
-                        run_detail::pct(f.found_accuracy) + " against float's " +
-                        run_detail::pct(f.found_float_accuracy) + " (clean: " + run_detail::pct(f.clean_accuracy) +
+                        term_detail::pct(f.found_accuracy) + " against float's " +
+                        term_detail::pct(f.found_float_accuracy) + " (clean: " + term_detail::pct(f.clean_accuracy) +
                         "); the most damaging input came from " + f.worst_origin + ".";
       } else {
         f.verdict = "error";
