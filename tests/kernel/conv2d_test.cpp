@@ -4,11 +4,13 @@
 // bad input as statuses, and PyTorch's quantized::conv2d (qnnpack) integer for integer.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -225,6 +227,19 @@ void check_case(const Case& c, std::mt19937& rng, int variant) {
   CHECK(same);
 }
 
+// A pool of real threads: [0, count) in uneven pieces, one thread each.
+void thread_pool_run(void* pool, std::int64_t count, qsafe::ParallelFor::Body body, void* context) {
+  const int threads = *static_cast<int*>(pool);
+  std::vector<std::thread> workers;
+  const std::int64_t chunk = count / threads + 1;
+  for (int t = 0; t < threads; ++t) {
+    const std::int64_t b = std::min<std::int64_t>(count, t * chunk),
+                       e = std::min<std::int64_t>(count, t * chunk + chunk);
+    if (b < e) workers.emplace_back([=] { body(context, b, e); });
+  }
+  for (auto& w : workers) w.join();
+}
+
 }  // namespace
 
 TEST_CASE("conv2d: every compiled path equals the direct reference on awkward geometries", "[kernel][conv2d]") {
@@ -439,5 +454,34 @@ TEST_CASE("conv2d: PyTorch quantized::conv2d (qnnpack) integer for integer on ev
       REQUIRE(run_conv<Isa>(g, x, c.input_zero_point, p.w, out, y) == Status::ok);
       CHECK(y == std::vector<std::uint8_t>(c.y, c.y + c.y_size));
     }
+  });
+}
+
+TEST_CASE("conv2d: a thread pool gives the same results; its workspace is asked for with it", "[kernel][conv2d]") {
+  std::mt19937 rng(9);
+  Conv2dGeometry g = geom(1, 12, 40, 24, 70, 3, 3);  // row-buffer geometry single-threaded
+  pad(g, 1, 1, 1, 1);
+  const auto x = qsafe_test::random_vector<std::uint8_t>(rng, static_cast<std::size_t>(g.input_numel()), 0, 255);
+  const auto w = qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(g.weight_numel()), -128, 127);
+  const std::vector<std::int32_t> acc = reference(g, x, 99, w);
+  int threads = 3;
+  qsafe::ParallelFor par;
+  par.run = thread_pool_run;
+  par.pool = &threads;
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+    if (!Isa::available()) return;
+    INFO(Isa::name);
+    const PackedConv p = pack_conv<Isa>(g, w);
+    const std::size_t single = qsafe::conv2d_workspace_size<Isa>(g, p.w);
+    const std::size_t pooled = qsafe::conv2d_workspace_size<Isa>(g, p.w, par);
+    CHECK(pooled > single);
+    std::vector<std::byte> ws(pooled);
+    std::vector<std::int32_t> y(acc.size(), 0);
+    CHECK(qsafe::conv2d<Isa>(g, Span<const std::uint8_t>(x), 99, p.w, qsafe::pipeline(), Span<std::int32_t>(y),
+                             Span<std::byte>(ws.data(), single), par) == Status::workspace_too_small);
+    REQUIRE(qsafe::conv2d<Isa>(g, Span<const std::uint8_t>(x), 99, p.w, qsafe::pipeline(), Span<std::int32_t>(y),
+                               Span<std::byte>(ws), par) == Status::ok);
+    CHECK(y == acc);
   });
 }

@@ -19,12 +19,20 @@
 //   conv2d_workspace_size(...)   bytes of caller scratch conv2d() needs;
 //   conv2d(...)                  calls check_conv2d itself, then runs with no error branches.
 //
-// How it runs (docs/kernels.md, "Convolution"): the GEMM's micro-kernels with
-//   M = output pixels, N = out_channels / groups, K = kernel_w * kernel_h * (in_channels / groups)
-// once per group. A 1x1 convolution with stride 1 and no padding reads x in place as A (no copy).
-// Any other reads A from an im2col copy in the workspace, built in chunks of output rows (at most
-// kConv2dIm2colBudget bytes at a time, so the workspace does not grow with the image); K is
-// ordered (kw, kh, ic), so each tap copies in_channels / groups consecutive bytes.
+// How it runs (docs/kernels.md, "Convolution (conv2d)"): the GEMM's micro-kernels and output
+// stages, once per group, with M = output pixels, N = out_channels / groups and
+// K = kernel_w * kernel_h * (in_channels / groups) in (kw, kh, ic) order (the packed weights'
+// order). Where A comes from:
+//   1x1, stride 1, no padding     x itself (row stride in_channels; a group is a column offset);
+//   groups 1, dilation_w 1,       a row buffer per output row: buf[wp][kh][c] for the window's
+//   output rows >= 16 wide        input columns; pixel ow's A row starts at ow * stride_w *
+//                                 kernel_h * C and rows overlap (row stride < K), so the buffer
+//                                 holds kernel_h input rows, not kernel_h * kernel_w copies;
+//   anything else                 im2col rows in chunks of at most kConv2dIm2colBudget bytes
+//                                 (the workspace does not grow with the image).
+// Padding is written as x_zp. The micro-kernels only read A, so overlapping rows are safe; this
+// header calls the GEMM driver (detail::run_gemm) directly after its own checks, since the public
+// gemm() rejects a row stride shorter than a row.
 //
 // Paths: conv2d<arch::avx2>(...) forces one path (unsupported_arch if not compiled or not on this
 // CPU; invalid_argument for weights packed for another path); conv2d(...) runs the path the
@@ -115,8 +123,9 @@ constexpr bool conv2d_is_pointwise(const Conv2dGeometry& g) noexcept {
 // Whether conv2d reads A from a row buffer (one output row at a time, overlapping A rows): every
 // convolution with groups == 1 and dilation_w == 1 whose output rows are wide enough to fill
 // register tiles; the rest use im2col chunks.
-constexpr bool conv2d_uses_row_buffer(const Conv2dGeometry& g) noexcept {
-  return !conv2d_is_pointwise(g) && g.groups == 1 && g.dilation_w == 1 && g.out_w() >= kConv2dRowBufferMinWidth;
+constexpr bool conv2d_uses_row_buffer(const Conv2dGeometry& g, bool threaded = false) noexcept {
+  return !threaded && !conv2d_is_pointwise(g) && g.groups == 1 && g.dilation_w == 1 &&
+         g.out_w() >= kConv2dRowBufferMinWidth;
 }
 
 // Input pixel columns one output row's window covers: (out_w - 1) * stride_w + kernel_w.
@@ -272,12 +281,12 @@ inline std::size_t align64_offset(const void* p) noexcept {
 }
 
 template <class Isa>
-std::size_t conv2d_workspace_bytes(const Conv2dGeometry& g) noexcept {
+std::size_t conv2d_workspace_bytes(const Conv2dGeometry& g, bool threaded) noexcept {
   using U = GemmUkernel<Isa>;
   const std::int64_t m = g.batch * g.out_h() * g.out_w();
   const std::int64_t k_padded = PackedWeights::round_up(g.depth(), U::kKPad);
   if (conv2d_is_pointwise(g)) return workspace_bytes<U>(m, k_padded);
-  if (conv2d_uses_row_buffer(g))
+  if (conv2d_uses_row_buffer(g, threaded))
     return static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64 +
            workspace_bytes<U>(g.out_w(), k_padded);
   const std::int64_t rows = conv2d_chunk_rows(g);
@@ -309,7 +318,7 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
     run_groups(x, g.in_channels, 0, m, icg, workspace);
     return;
   }
-  if (conv2d_uses_row_buffer(g)) {
+  if (conv2d_uses_row_buffer(g, parallel.run != nullptr)) {
     AType* buf = reinterpret_cast<AType*>(workspace.data() + align64_offset(workspace.data()));
     const std::size_t buf_bytes =
         static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64;
@@ -400,17 +409,22 @@ Result<PackedConv2dWeights> pack_conv2d_weights(const Conv2dGeometry& g, Span<co
 }
 
 // Scratch bytes conv2d<Isa>() needs for geometry g with these weights (arch::automatic: the path
-// the weights were packed for): 0 for a 1x1 stride-1 unpadded convolution on paths that read A in
-// place, else an im2col chunk (at most about kConv2dIm2colBudget) plus what the GEMM path needs.
-// 0 for an invalid geometry.
+// the weights were packed for) and the same `parallel` argument conv2d() will get (a pool switches
+// the row-buffer strategy to im2col chunks, whose rows the GEMM splits into tasks). Single-threaded:
+// 0 for a 1x1 stride-1 unpadded convolution (x read in place) on paths that read A in place; one
+// row buffer (columns x kernel_h x in_channels bytes) for groups 1 / dilation_w 1 with output
+// rows >= kConv2dRowBufferMinWidth wide; else an im2col chunk (at most about kConv2dIm2colBudget).
+// Plus what the GEMM path needs for those rows (AVX2 widens A). 0 for an invalid geometry.
 template <class Isa = arch::automatic>
-std::size_t conv2d_workspace_size(const Conv2dGeometry& g, const PackedConv2dWeights& w) noexcept {
+std::size_t conv2d_workspace_size(const Conv2dGeometry& g, const PackedConv2dWeights& w,
+                                  const ParallelFor& parallel = {}) noexcept {
   if (!detail::conv2d_sizes_ok(g)) return 0;
+  const bool threaded = parallel.run != nullptr;
   if constexpr (std::is_same<Isa, arch::automatic>::value) {
     return arch::visit(arch::compiled{}, w.arch(), std::size_t{0},
-                       [&](auto isa) noexcept { return detail::conv2d_workspace_bytes<decltype(isa)>(g); });
+                       [&](auto isa) noexcept { return detail::conv2d_workspace_bytes<decltype(isa)>(g, threaded); });
   } else {
-    return detail::conv2d_workspace_bytes<Isa>(g);
+    return detail::conv2d_workspace_bytes<Isa>(g, threaded);
   }
 }
 
@@ -442,14 +456,15 @@ Status check_conv2d(const Conv2dGeometry& g, Span<const AType> x, std::int32_t x
   return check_pipeline(pipeline, 1, g.out_channels);
 }
 
-// y = pipeline(conv2d(x - x_zero_point, w)). workspace: at least conv2d_workspace_size() bytes.
-// parallel: optional pool hook (parallel.hpp), passed to the GEMM.
+// y = pipeline(conv2d(x - x_zero_point, w)). workspace: at least conv2d_workspace_size(g, w,
+// parallel) bytes. parallel: optional pool hook (parallel.hpp), passed to the GEMM; results are
+// identical with and without it.
 template <class Isa = arch::automatic, class AType, class Pipeline, class Out>
 [[nodiscard]] Status conv2d(const Conv2dGeometry& g, Span<const AType> x, std::int32_t x_zero_point,
                             const PackedConv2dWeights& w, const Pipeline& pipeline, Span<Out> y,
                             Span<std::byte> workspace = {}, const ParallelFor& parallel = {}) noexcept {
   QSAFE_RETURN_IF_ERROR(check_conv2d<Isa>(g, x, x_zero_point, w, pipeline, y));
-  const std::size_t needed = conv2d_workspace_size<Isa>(g, w);
+  const std::size_t needed = conv2d_workspace_size<Isa>(g, w, parallel);
   if (workspace.size() < needed) return Status::workspace_too_small;
   if (needed != 0 && workspace.data() == nullptr) return Status::null_pointer;
   if constexpr (std::is_same<Isa, arch::automatic>::value) {
