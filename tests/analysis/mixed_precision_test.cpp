@@ -6,8 +6,74 @@
 #include "qsafe/analysis/mixed_precision.hpp"
 #include "toy_engine.hpp"
 
+using qsafe::Span;
 using qsafe::Status;
 namespace qa = qsafe::analysis;
+
+namespace {
+// Two layers that only hurt together: the quantized output flips (logits swapped) when both
+// layers run with weights of 8 bits or fewer; either one alone is harmless. The additive
+// prediction sees nothing; the measured refinement must widen one of them.
+class PairEngine : public qa::Engine {
+ public:
+  std::size_t num_layers() const override { return 2; }
+  qa::LayerInfo layer_info(std::size_t i) const override { return {"l" + std::to_string(i), "linear", 100, 100}; }
+  std::int64_t sample_numel() const override { return 1; }
+  std::int64_t num_outputs() const override { return 2; }
+  Status run_float(Span<const float> x, std::int64_t n, Span<float> out) override { return run(x, n, out, false); }
+  Status prepare(const qa::QuantConfig& config, Span<const float>, std::int64_t) override {
+    QSAFE_RETURN_IF_ERROR(qa::check_config(config, 2));
+    config_ = config;
+    return Status::ok;
+  }
+  Status run_quantized(Span<const float> x, std::int64_t n, Span<float> out) override {
+    const auto narrow = [&](std::size_t l) {
+      return !config_.layer(l).keep_float && config_.layer(l).weight_bits <= 8;
+    };
+    return run(x, n, out, narrow(0) && narrow(1));
+  }
+  qa::LayerRunStats layer_stats(std::size_t) const override { return {}; }
+
+ private:
+  Status run(Span<const float> x, std::int64_t n, Span<float> out, bool swap) {
+    for (std::int64_t s = 0; s < n; ++s) {
+      const bool one = x[static_cast<std::size_t>(s)] > 0.5f;
+      out[static_cast<std::size_t>(2 * s)] = (one != swap) ? 0.f : 1.f;
+      out[static_cast<std::size_t>(2 * s + 1)] = (one != swap) ? 1.f : 0.f;
+    }
+    return Status::ok;
+  }
+  qa::QuantConfig config_;
+};
+}  // namespace
+
+TEST_CASE("mixed precision: measured refinement fixes layers that interact", "[analysis][mixed_precision]") {
+  PairEngine e;
+  qa::Dataset calib;
+  calib.x = {0.f, 1.f};
+  calib.n = 2;
+  qa::Group g;
+  g.name = "g";
+  g.x = {0.f, 1.f, 1.f, 0.f};
+  g.n = 4;
+  g.labels = {0, 1, 1, 0};
+  qa::MixedPrecisionOptions o;
+  o.candidates = {{false, 16, 16}, {false, 8, 8}};
+  o.budget = 12.0;  // one layer at 16 bits
+  o.verify_top = 1;
+  const auto p = qa::plan_mixed_precision(e, qa::QuantConfig{}, calib, {g}, o);
+  REQUIRE(p.ok());
+  CHECK(p->predicted_worst == 0.0);
+  CHECK(p->refine_steps_taken == 1);
+  CHECK(p->measured_worst == 0.0);
+  CHECK(p->average_weight_bits == Approx(12.0));
+  CHECK(p->plans_measured == 1 + 2);  // the predicted plan, then each layer widened
+  o.refine_steps = 0;
+  const auto raw = qa::plan_mixed_precision(e, qa::QuantConfig{}, calib, {g}, o);
+  REQUIRE(raw.ok());
+  CHECK(raw->measured_worst == 1.0);  // every prediction flips
+  CHECK(raw->average_weight_bits == Approx(8.0));
+}
 
 TEST_CASE("mixed precision: a tight budget keeps the sensitive layer wide", "[analysis][mixed_precision]") {
   qsafe_test::ToyMlp m = qsafe_test::make_bars_mlp(true);  // layer 2's input has an outlier channel

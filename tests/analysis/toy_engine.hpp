@@ -303,7 +303,8 @@ inline qa::Dataset make_bars(std::int64_t n, std::uint64_t seed, double noise = 
   return d;
 }
 
-inline ToyMlp make_bars_mlp(bool outlier) {
+// The layers of make_bars_mlp (also used to build the same network as an nn::Model).
+inline std::vector<ToyLayer> bars_layers(bool outlier) {
   const std::int64_t D = kBarsFeatures, C = kBarsClasses;
   ToyLayer l0{D, D, std::vector<float>(static_cast<std::size_t>(D * D), 0.f),
               std::vector<float>(static_cast<std::size_t>(D), 0.f)};
@@ -321,8 +322,10 @@ inline ToyMlp make_bars_mlp(bool outlier) {
     l1.w[0] = 1000.f;
     for (std::int64_t c = 0; c < C; ++c) l2.w[static_cast<std::size_t>(c * D)] /= 1000.f;
   }
-  return ToyMlp({l0, l1, l2});
+  return {l0, l1, l2};
 }
+
+inline ToyMlp make_bars_mlp(bool outlier) { return ToyMlp(bars_layers(outlier)); }
 
 // Every layer quantized the same way.
 inline qa::QuantConfig uniform_config(const std::string& name, qa::ActPolicy policy, int bits = 8) {

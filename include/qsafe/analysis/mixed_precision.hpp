@@ -11,12 +11,18 @@
 //    them; otherwise a greedy search starts from the cheapest candidate of every layer and keeps
 //    taking the upgrade with the best predicted-gain per extra byte while the budget allows.
 // 4. Verify: the verify_top best predicted plans are evaluated for real (prepare + every group)
-//    and the one with the lowest measured worst-group degradation is returned.
+//    and the one with the lowest measured worst-group degradation is kept.
+// 5. Refine: when the measurement is far above the prediction (measured > 2 x predicted +
+//    refine_gap: layers interact, e.g. a static uint8 layer requantizes its output - the next
+//    layer's input - at its own width), every single-layer widening of the kept plan that fits
+//    the budget is measured and the best one kept, for at most refine_steps rounds while the
+//    measured worst group improves.
 // Cost of a candidate (weights only; activations are not counted):
 //   bits(c) = 32 for float, else c.weight_bits
 //   average_weight_bits = sum_l w_l bits(c_l) / sum_l w_l;   weight_bytes = sum_l w_l bits(c_l) / 8
 // with w_l = LayerInfo::weight_count (a layer reporting 0 weights counts as 1).
-// Cost: L x (quantized candidates) + verify_top evaluations, plus one float pass.
+// Cost: L x (quantized candidates) + verify_top evaluations, plus one float pass (plus at most
+// L x candidates per refinement round).
 //
 // Host-side: may allocate, never throws; every error is a Status.
 #ifndef QSAFE_ANALYSIS_MIXED_PRECISION_HPP_
@@ -64,6 +70,8 @@ struct MixedPrecisionOptions {
   Metric metric = Metric::accuracy_drop;
   std::size_t verify_top = 3;          // plans measured for real (>= 1)
   std::size_t max_exhaustive = 65536;  // more plans than this: greedy
+  int refine_steps = 2;                // measured refinement rounds (0: none), see step 5
+  double refine_gap = 0.005;           // refine when measured > 2 x predicted + refine_gap
   std::int64_t batch = 256;
   ProgressFn progress;  // "mixed_precision", evaluations done / total
 };
@@ -93,6 +101,7 @@ struct MixedPrecisionPlan {
   std::vector<std::vector<double>> alone_worst;  // [layer][candidate] measured worst-group degradation alone
   std::size_t plans_considered = 0;              // plans scored by prediction
   std::size_t plans_measured = 0;
+  std::size_t refine_steps_taken = 0;  // step 5 rounds that improved the plan
   bool exhaustive = true;
 };
 
@@ -245,44 +254,64 @@ inline Result<MixedPrecisionPlan> plan_mixed_precision(Engine& engine, const Qua
     }
   }
 
-  // 4. Verify.
-  bool have = false;
+  // 4. Verify (and 5. refine).
+  std::size_t total = total_evals;
+  std::vector<std::size_t> chosen;
   double chosen_cost = 0;
-  for (const detail::PlanScore& p : top) {
-    QuantConfig cfg = detail::config_for(base, C, p.choice);
+  const auto measure = [&](const std::vector<std::size_t>& choice, double predicted) -> Status {
+    QuantConfig cfg = detail::config_for(base, C, choice);
     const Result<Evaluation> ev = evaluate(engine, cfg, calib, groups, ref.value(), eo);
     if (!ev.ok()) return ev.status();
     ++plan.plans_measured;
     ++done;
-    if (o.progress) o.progress("mixed_precision", done, total_evals);
-    const bool wins = !have || ev->worst_degradation < plan.measured_worst ||
-                      (ev->worst_degradation == plan.measured_worst && p.cost < chosen_cost);
-    if (!wins) continue;
-    have = true;
-    chosen_cost = p.cost;
+    if (o.progress) o.progress("mixed_precision", done, std::max(done, total));
+    const double cost = cost_of(choice);
+    const bool wins = chosen.empty() || ev->worst_degradation < plan.measured_worst ||
+                      (ev->worst_degradation == plan.measured_worst && cost < chosen_cost);
+    if (!wins) return Status::ok;
+    chosen = choice;
+    chosen_cost = cost;
     plan.config = cfg;
     plan.evaluation = ev.value();
     plan.measured_worst = ev->worst_degradation;
     plan.measured_worst_accuracy = ev->worst_accuracy;
-    plan.predicted_worst = p.predicted;
-    plan.layers.clear();
-    double bits = 0;
-    for (std::size_t l = 0; l < L; ++l) {
-      LayerChoice lc;
-      lc.layer = l;
-      const LayerInfo info = engine.layer_info(l);
-      lc.name = info.name;
-      lc.weight_count = info.weight_count;
-      lc.candidate = p.choice[l];
-      lc.precision = C[p.choice[l]];
-      lc.bytes = static_cast<double>(info.weight_count) * lc.precision.bits() / 8.0;
-      lc.alone_worst = plan.alone_worst[l][p.choice[l]];
-      bits += w[l] * lc.precision.bits();
-      plan.layers.push_back(lc);
-    }
-    plan.average_weight_bits = bits / w_total;
-    plan.weight_bytes = bits / 8.0;
+    plan.predicted_worst = predicted;
+    return Status::ok;
+  };
+  for (const detail::PlanScore& p : top) QSAFE_RETURN_IF_ERROR(measure(p.choice, p.predicted));
+  for (int step = 0; step < o.refine_steps; ++step) {
+    if (!(plan.measured_worst > 2.0 * plan.predicted_worst + o.refine_gap)) break;
+    const std::vector<std::size_t> from = chosen;
+    const double before = plan.measured_worst;
+    for (std::size_t l = 0; l < L; ++l)
+      for (std::size_t c = 0; c < C.size(); ++c) {
+        if (C[c].bits() <= C[from[l]].bits()) continue;
+        std::vector<std::size_t> next = from;
+        next[l] = c;
+        if (cost_of(next) > o.budget) continue;
+        ++total;
+        QSAFE_RETURN_IF_ERROR(measure(next, predict(next)));
+      }
+    if (!(plan.measured_worst < before)) break;
+    ++plan.refine_steps_taken;
   }
+  plan.layers.clear();
+  double bits = 0;
+  for (std::size_t l = 0; l < L; ++l) {
+    LayerChoice lc;
+    lc.layer = l;
+    const LayerInfo info = engine.layer_info(l);
+    lc.name = info.name;
+    lc.weight_count = info.weight_count;
+    lc.candidate = chosen[l];
+    lc.precision = C[chosen[l]];
+    lc.bytes = static_cast<double>(info.weight_count) * lc.precision.bits() / 8.0;
+    lc.alone_worst = plan.alone_worst[l][chosen[l]];
+    bits += w[l] * lc.precision.bits();
+    plan.layers.push_back(lc);
+  }
+  plan.average_weight_bits = bits / w_total;
+  plan.weight_bytes = bits / 8.0;
   return plan;
 }
 
