@@ -20,6 +20,8 @@
 #include "qsafe/kernel/depthwise.hpp"
 #include "qsafe/nn/quantized_reference.hpp"
 
+#include "fixtures/depthwise_torch.inc"
+
 using qsafe::Conv2dGeometry;
 using qsafe::Span;
 using qsafe::Status;
@@ -317,6 +319,36 @@ TEST_CASE("depthwise: the scalar path with float requantization equals the refer
     INFO(Isa::name);
     CHECK(y == want);
   });
+}
+
+TEST_CASE("depthwise: PyTorch qnnpack golden outputs, integer for integer", "[kernel][depthwise][golden]") {
+  // The PyTorch epilogue: int32 bias and per-channel float multipliers (core/float_requant.hpp),
+  // AddBias + RequantizeFloat + Clamp.
+  for (const auto& tc : depthwise_fixtures::kCases) {
+    const Conv2dGeometry g = dw(tc.h, tc.w, tc.c, tc.k, tc.k, tc.stride, tc.pad, tc.dilation);
+    const std::size_t c = static_cast<std::size_t>(tc.c);
+    const std::vector<std::uint8_t> x(tc.x, tc.x + g.input_numel());
+    const std::vector<std::int8_t> w(tc.weights, tc.weights + g.weight_numel());
+    std::vector<float> mult(c);
+    std::vector<std::int32_t> bias(c, 0);
+    for (std::size_t i = 0; i < c; ++i) {
+      const double ws = tc.weight_scales[tc.num_weight_scales == 1 ? 0 : i];
+      mult[i] = qsafe::pytorch_requant_scale(tc.input_scale, ws, tc.output_scale);
+      if (tc.bias != nullptr) bias[i] = qsafe::pytorch_quantize_bias(tc.bias[i], tc.input_scale, ws);
+    }
+    const auto p = qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)},
+                                   qsafe::RequantizeFloat{Span<const float>(mult), tc.output_zero_point},
+                                   qsafe::Clamp{tc.relu ? tc.output_zero_point : 0, 255});
+    const std::vector<std::uint8_t> want(tc.y, tc.y + g.output_numel());
+    for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+      using Isa = decltype(isa);
+      if (!Isa::available()) return;
+      std::vector<std::uint8_t> y;
+      REQUIRE(run<Isa>(g, x, tc.input_zero_point, w, p, y) == Status::ok);
+      INFO(tc.name << " on " << Isa::name);
+      CHECK(y == want);
+    });
+  }
 }
 
 namespace {
