@@ -109,10 +109,13 @@ inline std::string accuracy_chart(const Report& r) {
       if (std::isfinite(a)) lo = std::min(lo, a);
   const double floor = std::max(0.0, std::floor((lo - 0.02) * 10.0) / 10.0);
   const std::size_t groups = r.group_names.size(), n = series.size();
-  const double bar = 7, gap = 14, left = 48, top = 12, plot_h = 220;
+  const double bar = 7, gap = 14, left = 70, top = 12, plot_h = 220;
   const double group_w = static_cast<double>(n) * bar + gap;
-  const double width = left + static_cast<double>(groups) * group_w + 12, legend_y = top + plot_h + 58;
-  const double legend_rows = std::ceil(static_cast<double>(n) / 5.0);
+  const double width = std::max(640.0, left + static_cast<double>(groups) * group_w + 12);
+  const double legend_y = top + plot_h + 40;
+  const std::size_t per_row = 4;
+  const double legend_col = (width - left) / static_cast<double>(per_row);
+  const double legend_rows = std::ceil(static_cast<double>(n) / static_cast<double>(per_row));
   const double height = legend_y + 16 * legend_rows + 6;
   const auto y_of = [&](double a) { return top + plot_h * (1.0 - (a - floor) / (1.0 - floor)); };
   std::string s = svg_open(width, height, "accuracy per group per configuration");
@@ -121,8 +124,8 @@ inline std::string accuracy_chart(const Report& r) {
     s += line(left, y, width - 8, y, "#dddddd");
     s += text(left - 4, y + 4, pct(a), "end", 10);
   }
-  s += text(12, top + plot_h / 2, "accuracy (axis from " + pct(floor) + ")", "middle", 10,
-            (" transform=\"rotate(-90 12 " + px(top + plot_h / 2) + ")\"").c_str());
+  s += text(14, top + plot_h / 2, "accuracy (axis from " + pct(floor) + ")", "middle", 10,
+            (" transform=\"rotate(-90 14 " + px(top + plot_h / 2) + ")\"").c_str());
   for (std::size_t g = 0; g < groups; ++g) {
     const double x0 = left + static_cast<double>(g) * group_w + gap / 2;
     for (std::size_t k = 0; k < n; ++k) {
@@ -136,7 +139,8 @@ inline std::string accuracy_chart(const Report& r) {
   }
   s += line(left, top + plot_h, width - 8, top + plot_h, "#555555");
   for (std::size_t k = 0; k < n; ++k) {
-    const double x = left + static_cast<double>(k % 5) * 170, y = legend_y + 16 * static_cast<double>(k / 5);
+    const double x = left + static_cast<double>(k % per_row) * legend_col;
+    const double y = legend_y + 16 * static_cast<double>(k / per_row);
     s += rect(x, y - 9, 10, 10, series[k].color, series[k].name);
     s += text(x + 14, y, series[k].name, "start", 11);
   }
@@ -192,7 +196,7 @@ inline std::string sensitivity_chart(const SensitivityReport& sr) {
 inline std::string calibration_heatmap(const CalibrationReport& c, const Report& r) {
   const double left = 130, top = 92, cw = 74, ch = 24;
   const std::size_t rows = c.calib_sets.size(), cols = c.eval_groups.size();
-  const double width = left + cw * static_cast<double>(cols) + 10, height = top + ch * static_cast<double>(rows) + 10;
+  const double width = left + cw * static_cast<double>(cols) + 70, height = top + ch * static_cast<double>(rows) + 10;
   std::string s = svg_open(width, height, "calibration robustness heat map");
   for (std::size_t j = 0; j < cols; ++j) {
     const double x = left + cw * (static_cast<double>(j) + 0.5);
@@ -225,14 +229,16 @@ inline std::string td(const std::string& s, const char* cls = nullptr) {
 inline std::string th(const std::string& s) { return "<th>" + s + "</th>"; }
 
 inline std::string bits_text(const ConfigReport& c) {
-  if (c.policy == "mixed") {
-    std::string s;
-    for (std::size_t i = 0; i < c.layer_activation_bits.size(); ++i)
-      s += (i ? "/" : "") +
-           (c.layer_activation_bits[i] == 0 ? std::string("f") : std::to_string(c.layer_activation_bits[i]));
-    return "w/a per layer: " + s;
+  if (c.policy == "mixed") {  // per layer: f = float
+    const auto list = [](const std::vector<int>& bits) {
+      std::string s;
+      for (std::size_t i = 0; i < bits.size(); ++i)
+        s += (i ? "/" : "") + (bits[i] == 0 ? "f" : std::to_string(bits[i]));
+      return s;
+    };
+    return "w" + list(c.layer_weight_bits) + " a" + list(c.layer_activation_bits);
   }
-  std::string s = "w" + std::to_string(c.weight_bits) + (c.per_channel_weights ? " per-ch" : " per-tensor") + ", a";
+  std::string s = "w" + std::to_string(c.weight_bits) + (c.per_channel_weights ? "" : "t") + "/a";
   if (!c.bit_width_candidates.empty()) {
     for (std::size_t i = 0; i < c.bit_width_candidates.size(); ++i)
       s += (i ? "|" : "") + std::to_string(c.bit_width_candidates[i]);
@@ -261,6 +267,8 @@ inline std::string report_html(const Report& r) {
        ".flag{color:#b00;font-weight:600}.ok{color:#2a7}.muted{color:#777}.bad{background:#fde8e8}"
        ".best{background:#eaf6ea}\n"
        "svg{display:block;margin:6px 0;font-family:inherit}details{margin:6px 0}summary{cursor:pointer}\n"
+       ".scroll{overflow-x:auto}table.wide{font-size:12px}table.wide td,table.wide th{padding:2px 5px}"
+       "td{white-space:nowrap}td.l{white-space:normal}\n"
        "</style>\n</head>\n<body>\n";
   h += "<h1>qsafe reliability report</h1>\n<p class=\"muted\">" + html_escape(r.tool + " " + r.version) +
        " &#183; model <code>" + html_escape(r.inputs.model) + "</code> &#183; " +
@@ -297,7 +305,8 @@ inline std::string report_html(const Report& r) {
   h += "<h2>Accuracy per input group</h2>\n<p>Every configuration on every group; the worst group, not the "
        "average, is what a deployment meets on its bad days.</p>\n";
   h += accuracy_chart(r) + "\n";
-  h += "<table>\n<tr><th class=\"l\">configuration</th>" + th("policy") + th("observer") + th("bits");
+  h += "<div class=\"scroll\">\n<table class=\"wide\">\n<tr><th class=\"l\">configuration</th>" + th("policy") +
+       th("observer") + th("bits");
   for (const std::string& g : r.group_names) h += th(html_escape(g));
   h += th("worst group") + th("drop there") + th("largest drop") + th("worst class") + th("flips") + "</tr>\n";
   h += "<tr>" + td("<b>float</b>", "l") + td("&#8211;") + td("&#8211;") + td("fp32");
@@ -322,7 +331,7 @@ inline std::string report_html(const Report& r) {
                                      : "&#8211;") +
          td(std::to_string(c.flips)) + "</tr>\n";
   }
-  h += "</table>\n<p class=\"muted\">Accuracy changes are in percentage points against float on the same group "
+  h += "</table>\n</div>\n<p class=\"muted\">Accuracy changes are in percentage points against float on the same group "
        "(negative: worse than float). Largest drop: the group where the configuration loses most against float; "
        "it is flagged beyond the threshold. Flips: samples (all groups) whose top-1 class differs from float's.</p>\n";
 
@@ -375,19 +384,20 @@ inline std::string report_html(const Report& r) {
   h += "<h2>Failure search</h2>\n<p>From test samples, a bounded search (small L&#8734; perturbations, then "
        "corruption parameters) for the inputs where the quantized model disagrees most with float. "
        "<b>detrimental</b>: on the inputs found, accuracy falls more than the threshold below float's.</p>\n";
-  h += "<table>\n<tr><th class=\"l\">configuration</th>" + th("L&#8734; budget") + th("sources") + th("evaluations") +
-       th("clean acc.") + th("found acc.") + th("float on found") + th("drop") + th("flip rate") + th("worst KL") +
-       th("worst corruption") + th("verdict") + "</tr>\n";
+  h += "<div class=\"scroll\">\n<table class=\"wide\">\n<tr><th class=\"l\">configuration</th>" +
+       th("L&#8734; budget") + th("sources") + th("evaluations") + th("clean acc.") + th("found acc.") +
+       th("float on found") + th("vs float") + th("flip rate") + th("worst KL") + th("worst corruption") +
+       th("verdict") + "</tr>\n";
   for (const FailureSearchReport& f : r.failure_search) {
     const char* vcls = f.verdict == "detrimental" ? "flag" : (f.verdict == "robust" ? "ok" : "");
     h += "<tr>" + td("<code>" + html_escape(f.config) + "</code>", "l") + td(num(f.linf)) +
          td(std::to_string(f.sources)) + td(std::to_string(f.evaluations)) + td(pct(f.clean_accuracy)) +
-         td(pct(f.found_accuracy)) + td(pct(f.found_float_accuracy)) + td(pts(f.accuracy_drop)) +
+         td(pct(f.found_accuracy)) + td(pct(f.found_float_accuracy)) + td(pts(-f.accuracy_drop)) +
          td(pct(f.found_flip_rate)) + td(num(f.worst_kl)) +
-         td(html_escape(f.worst_corruption) + " (" + pts(f.worst_corruption_drop) + ")") +
+         td(html_escape(f.worst_corruption) + " (" + pts(-f.worst_corruption_drop) + ")") +
          td("<span class=\"" + std::string(vcls) + "\">" + html_escape(f.verdict) + "</span>") + "</tr>\n";
   }
-  h += "</table>\n";
+  h += "</table>\n</div>\n";
   for (const FailureSearchReport& f : r.failure_search)
     if (!f.explanation.empty())
       h += "<p><code>" + html_escape(f.config) + "</code>: " + html_escape(f.explanation) + "</p>\n";
@@ -415,9 +425,10 @@ inline std::string report_html(const Report& r) {
   h += "<h2>Quantization parameters per layer</h2>\n";
   for (const ConfigReport& c : r.configs) {
     h += "<details><summary><code>" + html_escape(c.name) + "</code> &#8211; " + html_escape(c.description) +
-         "</summary>\n<table>\n<tr><th class=\"l\">layer</th>" + th("input scale") + th("input zp") +
-         th("input range") + th("output scale") + th("output zp") + th("weight scales (min..max)") + th("clipped") +
-         th("saturated") + th("envelope viol.") + th("fallbacks") + th("bits chosen") + "</tr>\n";
+         "</summary>\n<div class=\"scroll\">\n<table class=\"wide\">\n<tr><th class=\"l\">layer</th>" +
+         th("input scale") + th("input zp") + th("input range") + th("output scale") + th("output zp") +
+         th("weight scales (min..max)") + th("clipped") + th("saturated") + th("envelope viol.") + th("fallbacks") +
+         th("bits chosen") + "</tr>\n";
     for (const LayerQuant& l : c.layers) {
       double wmin = kNaN, wmax = kNaN;
       for (double w : l.weight_scales) {
@@ -436,7 +447,7 @@ inline std::string report_html(const Report& r) {
            td(std::to_string(l.clipped)) + td(std::to_string(l.saturated)) + td(std::to_string(l.envelope_violations)) +
            td(std::to_string(l.fallbacks + l.float_fallbacks)) + td(bits.empty() ? "&#8211;" : bits) + "</tr>\n";
     }
-    h += "</table>\n</details>\n";
+    h += "</table>\n</div>\n</details>\n";
   }
 
   // 7. Inputs and timings.

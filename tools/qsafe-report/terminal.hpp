@@ -107,7 +107,12 @@ inline void print_summary(const Report& r, std::FILE* out) {
                  r.sensitivity.metric.c_str());
     for (std::size_t k = 1; k <= r.sensitivity.layers.size() && k <= 3; ++k)
       for (const LayerSensitivity& l : r.sensitivity.layers)
-        if (l.rank == static_cast<int>(k)) std::fprintf(out, " %s %.3g", l.name.c_str(), l.only_worst);
+        if (l.rank == static_cast<int>(k)) {
+          if (r.sensitivity.metric == "accuracy_drop" || r.sensitivity.metric == "flip_rate")
+            std::fprintf(out, " %s %s", l.name.c_str(), pts(l.only_worst).c_str());
+          else
+            std::fprintf(out, " %s %.3g", l.name.c_str(), l.only_worst);
+        }
     std::fprintf(out, "\n");
   }
   for (const FailureSearchReport& f : r.failure_search)
