@@ -142,6 +142,15 @@ std::vector<Case> cases() {
     v.push_back({"row buffer: stride 2, asymmetric pad", pad(g, 1, 2, 0, 1)});
   }
   {
+    Conv2dGeometry g = geom(2, 5, 40, 9, 17, 1, 1);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"row buffer: 1x1 stride 2 (x rows in place)", g});
+  }
+  {
+    Conv2dGeometry g = geom(1, 4, 21, 5, 6, 1, 3);
+    v.push_back({"row buffer: 1x3, top/bottom pad only (x rows in place, padded rows copied)", pad(g, 1, 0, 1, 0)});
+  }
+  {
     Conv2dGeometry g = geom(2, 6, 20, 64, 9, 5, 3);
     g.dilation_h = 2;
     v.push_back({"row buffer: 5x3, dilation_h 2, 64 channels", pad(g, 2, 1, 2, 1)});

@@ -324,10 +324,18 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
         static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64;
     const Span<std::byte> gemm_ws(workspace.data() + buf_bytes, workspace.size() - buf_bytes);
     const std::int64_t ow_n = g.out_w(), oh_n = g.out_h();
+    const bool in_place = g.kernel_h == 1 && g.pad_left == 0 && conv2d_row_buffer_columns(g) <= g.in_w;
     for (std::int64_t n = 0; n < g.batch; ++n)
       for (std::int64_t oh = 0; oh < oh_n; ++oh) {
-        fill_row_buffer(g, x, static_cast<AType>(x_zp), n, oh, buf);
-        run_groups(buf, g.stride_w * g.kernel_h * g.in_channels, (n * oh_n + oh) * ow_n, ow_n, 0, gemm_ws);
+        // kernel_h 1 and no column padding: the buffer would be a copy of one input row segment.
+        const std::int64_t ih = oh * g.stride_h - g.pad_top;
+        const AType* a = buf;
+        if (in_place && ih >= 0 && ih < g.in_h) {
+          a = x + (n * g.in_h + ih) * g.in_w * g.in_channels;
+        } else {
+          fill_row_buffer(g, x, static_cast<AType>(x_zp), n, oh, buf);
+        }
+        run_groups(a, g.stride_w * g.kernel_h * g.in_channels, (n * oh_n + oh) * ow_n, ow_n, 0, gemm_ws);
       }
     return;
   }
