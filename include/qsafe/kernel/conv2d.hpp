@@ -133,17 +133,20 @@ constexpr std::int64_t conv2d_row_buffer_columns(const Conv2dGeometry& g) noexce
   return (g.out_w() - 1) * g.stride_w + g.kernel_w;
 }
 
-// Output pixels per im2col chunk: a multiple of 24 (whole register tiles on every path) that keeps
-// the chunk under kConv2dIm2colBudget, balanced so the last chunk is not a sliver.
+// Output pixels per im2col chunk: as few chunks as keep each under kConv2dIm2colBudget (at least
+// 24 rows whatever K is), balanced so the last chunk is not a sliver (each chunk streams all the
+// weights once), and a multiple of 24 rows (whole register tiles on every path) where rounding up
+// does not add a chunk.
 constexpr std::int64_t conv2d_chunk_rows(const Conv2dGeometry& g) noexcept {
   const std::int64_t m = g.batch * g.out_h() * g.out_w();
   const std::int64_t row_bytes = g.depth() * g.groups;
   std::int64_t max_rows = kConv2dIm2colBudget / row_bytes;
-  max_rows = max_rows < 24 ? 24 : max_rows - max_rows % 24;
+  max_rows = max_rows < 24 ? 24 : max_rows;
   if (m <= max_rows) return m;
   const std::int64_t chunks = (m + max_rows - 1) / max_rows;
   const std::int64_t rows = (m + chunks - 1) / chunks;
-  return (rows + 23) / 24 * 24;
+  const std::int64_t rounded = (rows + 23) / 24 * 24;
+  return (m + rounded - 1) / rounded == chunks ? rounded : rows;
 }
 
 template <class Isa>
