@@ -222,6 +222,15 @@ TEST_CASE("nn analysis: full suite on the digits CNN", "[.digits_suite]") {
                 c.evaluation.groups[0].accuracy, c.evaluation.worst_accuracy,
                 c.evaluation.groups[c.evaluation.worst_group].name.c_str(), c.failure.accuracy_drop,
                 qa::to_string(c.failure.verdict));
+  for (const auto& c : r->configs) {
+    for (const auto& g : c.evaluation.groups)
+      std::printf("  %-20s %-16s float %.4f quantized %.4f\n", c.evaluation.config.c_str(), g.name.c_str(),
+                  g.float_accuracy, g.accuracy);
+    for (const auto& p : c.failure.corruptions)
+      std::printf("  %-20s probe %-12s param %8.3f count %d objective %.3f flips %.3f drop %.3f\n",
+                  c.evaluation.config.c_str(), p.name.c_str(), static_cast<double>(p.corruption.param),
+                  p.corruption.count, p.objective, p.flip_rate, p.accuracy_drop);
+  }
   std::printf("mixed precision: %.2f bits, worst drop %.4f\n", r->mixed_precision.average_weight_bits,
               r->mixed_precision.measured_worst);
 }

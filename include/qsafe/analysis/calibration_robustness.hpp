@@ -40,7 +40,8 @@ struct CalibrationRobustnessOptions {
   std::uint64_t seed = 0;
   Metric metric = Metric::accuracy_drop;
   std::int64_t batch = 256;
-  ProgressFn progress;  // "calibration_robustness", calibration sets done / total
+  const Reference* reference = nullptr;  // float logits of these groups, if already computed
+  ProgressFn progress;                   // "calibration_robustness", calibration sets done / total
 };
 
 // min / max / mean / population standard deviation of a list of values.
@@ -142,7 +143,8 @@ inline Result<CalibrationRobustness> calibration_robustness(Engine& engine, cons
   EvalOptions eo;
   eo.metric = options.metric;
   eo.batch = options.batch;
-  const Result<Reference> ref = float_reference(engine, groups, eo);
+  const Result<Reference> ref =
+      options.reference != nullptr ? Result<Reference>(*options.reference) : float_reference(engine, groups, eo);
   if (!ref.ok()) return ref.status();
 
   // The calibration sets, built lazily one at a time (only indices are kept).

@@ -295,10 +295,17 @@ inline Result<Evaluation> evaluate(Engine& engine, const QuantConfig& config, co
 
 // The float model scored like a configuration: accuracy = float_accuracy, agreement 1, no drop,
 // no layer counters. Errors: as float_reference.
-inline Result<Evaluation> evaluate_float(Engine& engine, const std::vector<Group>& groups,
+// With a precomputed Reference of the same groups (shape_mismatch otherwise), no engine call
+// but layer_info.
+inline Result<Evaluation> evaluate_float(Engine& engine, const std::vector<Group>& groups, const Reference& reference,
                                          const EvalOptions& options = {}) {
-  const Result<Reference> ref = float_reference(engine, groups, options);
-  if (!ref.ok()) return ref.status();
+  QSAFE_RETURN_IF_ERROR(detail::check_engine_inputs(engine, groups));
+  const Reference* ref = &reference;
+  if (reference.classes != engine.num_outputs() || reference.logits.size() != groups.size())
+    return Status::shape_mismatch;
+  for (std::size_t g = 0; g < groups.size(); ++g)
+    if (reference.logits[g].size() != static_cast<std::size_t>(groups[g].n * reference.classes))
+      return Status::shape_mismatch;
   Evaluation ev;
   ev.config = "float";
   ev.metric = options.metric;
@@ -357,6 +364,14 @@ inline Result<Evaluation> evaluate_float(Engine& engine, const std::vector<Group
   }
   for (std::size_t l = 0; l < engine.num_layers(); ++l) ev.layer_info.push_back(engine.layer_info(l));
   return ev;
+}
+
+// As above, running the float model first.
+inline Result<Evaluation> evaluate_float(Engine& engine, const std::vector<Group>& groups,
+                                         const EvalOptions& options = {}) {
+  const Result<Reference> ref = float_reference(engine, groups, options);
+  if (!ref.ok()) return ref.status();
+  return evaluate_float(engine, groups, ref.value(), options);
 }
 
 }  // namespace analysis

@@ -5,7 +5,9 @@
 // Objective of one input x (float logits F, quantized logits Q):
 //   objective(x) = [argmax F != argmax Q] + [label known, F right, Q wrong] + KL / (1 + KL)
 //   with KL = KL(softmax F || softmax Q): flips dominate, wrong-because-quantized counts most,
-//   and the divergence breaks ties (it lies in [0, 1)).
+//   and the divergence breaks ties (it lies in [0, 1)). With a label that the float model gets
+//   wrong, objective(x) = KL / (1 + KL) - 1 < 0: the input shows the float model's failure, not
+//   quantization's, so it never replaces an input the float model gets right.
 // The search, from `sources` of the given inputs (the first ones), within max_evaluations samples
 // (each sample run once in float and once quantized):
 //   1. the sources themselves;
@@ -160,7 +162,11 @@ inline Status score_batch(Engine& engine, const std::vector<float>& X, std::int6
     const std::int64_t lab = labels[s];
     r.float_right = lab >= 0 && r.ftop == lab;
     r.quant_right = lab >= 0 && r.qtop == lab;
-    r.objective = (r.flipped ? 1.0 : 0.0) + (r.float_right && !r.quant_right ? 1.0 : 0.0) + r.kl / (1.0 + r.kl);
+    const double divergence = r.kl / (1.0 + r.kl);
+    if (lab >= 0 && !r.float_right)  // the float model's own failure, not quantization's
+      r.objective = divergence - 1.0;
+    else
+      r.objective = (r.flipped ? 1.0 : 0.0) + (r.float_right && !r.quant_right ? 1.0 : 0.0) + divergence;
   }
   return Status::ok;
 }

@@ -73,7 +73,8 @@ struct MixedPrecisionOptions {
   int refine_steps = 2;                // measured refinement rounds (0: none), see step 5
   double refine_gap = 0.005;           // refine when measured > 2 x predicted + refine_gap
   std::int64_t batch = 256;
-  ProgressFn progress;  // "mixed_precision", evaluations done / total
+  const Reference* reference = nullptr;  // float logits of these groups, if already computed
+  ProgressFn progress;                   // "mixed_precision", evaluations done / total
 };
 
 struct LayerChoice {
@@ -149,7 +150,8 @@ inline Result<MixedPrecisionPlan> plan_mixed_precision(Engine& engine, const Qua
   EvalOptions eo;
   eo.metric = o.metric;
   eo.batch = o.batch;
-  const Result<Reference> ref = float_reference(engine, groups, eo);
+  const Result<Reference> ref =
+      o.reference != nullptr ? Result<Reference>(*o.reference) : float_reference(engine, groups, eo);
   if (!ref.ok()) return ref.status();
 
   std::vector<double> w(L);

@@ -31,10 +31,11 @@ namespace qsafe {
 namespace analysis {
 
 struct SensitivityOptions {
-  Metric metric = Metric::kl_mean;  // what "degradation" means
-  bool all_but_one = true;          // also run the L all-but-one configurations
-  std::int64_t batch = 256;         // samples per engine call
-  ProgressFn progress;              // "sensitivity", configurations done / total
+  Metric metric = Metric::kl_mean;       // what "degradation" means
+  bool all_but_one = true;               // also run the L all-but-one configurations
+  std::int64_t batch = 256;              // samples per engine call
+  const Reference* reference = nullptr;  // float logits of these groups, if already computed
+  ProgressFn progress;                   // "sensitivity", configurations done / total
 };
 
 struct LayerSensitivity {
@@ -91,7 +92,8 @@ inline Result<Sensitivity> sensitivity(Engine& engine, const QuantConfig& base, 
   EvalOptions eo;
   eo.metric = options.metric;
   eo.batch = options.batch;
-  const Result<Reference> ref = float_reference(engine, groups, eo);
+  const Result<Reference> ref =
+      options.reference != nullptr ? Result<Reference>(*options.reference) : float_reference(engine, groups, eo);
   if (!ref.ok()) return ref.status();
   const std::size_t total = 1 + layers * (options.all_but_one ? 2 : 1);
   std::size_t done = 0;

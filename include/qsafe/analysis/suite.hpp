@@ -92,11 +92,11 @@ inline Result<SuiteResult> run_suite(Engine& engine, const std::vector<QuantConf
 
   EvalOptions eo = o.eval;
   eo.progress = o.progress;
-  const Result<Evaluation> fl = evaluate_float(engine, groups, eo);
-  if (!fl.ok()) return fl.status();
-  out.float_model = fl.value();
   const Result<Reference> ref = float_reference(engine, groups, eo);
   if (!ref.ok()) return ref.status();
+  const Result<Evaluation> fl = evaluate_float(engine, groups, ref.value(), eo);
+  if (!fl.ok()) return fl.status();
+  out.float_model = fl.value();
   lap("float");
 
   for (const QuantConfig& cfg : configs) {
@@ -108,6 +108,7 @@ inline Result<SuiteResult> run_suite(Engine& engine, const std::vector<QuantConf
     if (o.run_sensitivity) {
       SensitivityOptions so = o.sensitivity;
       so.progress = o.progress;
+      so.reference = &ref.value();
       const Result<Sensitivity> s = sensitivity(engine, cfg, calib, groups, so);
       if (!s.ok()) return s.status();
       rep.sensitivity = s.value();
@@ -116,6 +117,7 @@ inline Result<SuiteResult> run_suite(Engine& engine, const std::vector<QuantConf
     if (o.run_calibration) {
       CalibrationRobustnessOptions co = o.calibration;
       co.progress = o.progress;
+      co.reference = &ref.value();
       const Result<CalibrationRobustness> c = calibration_robustness(engine, cfg, calib, groups, co);
       if (!c.ok()) return c.status();
       rep.calibration = c.value();
@@ -136,6 +138,7 @@ inline Result<SuiteResult> run_suite(Engine& engine, const std::vector<QuantConf
   if (o.run_mixed_precision) {
     MixedPrecisionOptions mo = o.mixed_precision;
     mo.progress = o.progress;
+    mo.reference = &ref.value();
     const Result<MixedPrecisionPlan> p = plan_mixed_precision(engine, configs.front(), calib, groups, mo);
     if (!p.ok()) return p.status();
     out.mixed_precision = p.value();
