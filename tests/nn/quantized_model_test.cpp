@@ -414,3 +414,72 @@ TEST_CASE("QuantizedModel: bad input and bad configurations are Status values", 
   nn::QuantizedModel qu(unfinished);
   CHECK(qu.prepare(config_with(LayerConfig{}), Span<const float>(calib), 8).status == Status::invalid_argument);
 }
+
+TEST_CASE("QuantizedModel: forward_float is Model::forward_float bit for bit", "[nn][float]") {
+  // The digits CNN, and a model with every window feature: stride, asymmetric padding, dilation,
+  // groups, 1x1 and linear layers, an add from the input.
+  nn::Model m;
+  m.input_shape = nn::ActShape{4, 9, 7, true};
+  const auto conv = [&](const std::string& name, std::int64_t o, std::int64_t i, std::int64_t k, std::int64_t groups,
+                        std::uint32_t seed) {
+    nn::Layer l;
+    l.kind = nn::LayerKind::conv2d;
+    l.name = name;
+    l.groups = groups;
+    l.weight_shape = {o, i / groups, k, k};
+    l.weight = uniform(static_cast<std::size_t>(o * (i / groups) * k * k), -0.5f, 0.5f, seed);
+    l.bias = uniform(static_cast<std::size_t>(o), -0.1f, 0.1f, seed + 1);
+    return l;
+  };
+  nn::Layer c1 = conv("c1", 4, 4, 3, 2, 11);
+  c1.pad_top = c1.pad_left = c1.pad_bottom = c1.pad_right = 2;
+  c1.dilation_h = c1.dilation_w = 2;
+  m.layers.push_back(c1);
+  nn::Layer add;
+  add.kind = nn::LayerKind::add;
+  add.name = "res";
+  add.from = -1;
+  m.layers.push_back(add);
+  nn::Layer c2 = conv("c2", 12, 4, 3, 1, 13);
+  c2.stride_h = 2;
+  c2.stride_w = 1;
+  c2.pad_top = 1;
+  c2.pad_right = 2;
+  m.layers.push_back(c2);
+  nn::Layer relu;
+  relu.kind = nn::LayerKind::relu6;
+  relu.name = "r";
+  m.layers.push_back(relu);
+  m.layers.push_back(conv("pw", 9, 12, 1, 1, 17));
+  nn::Layer flat;
+  flat.kind = nn::LayerKind::flatten;
+  flat.name = "flat";
+  m.layers.push_back(flat);
+  REQUIRE(m.finalize().ok());
+  nn::Layer fc;
+  fc.kind = nn::LayerKind::linear;
+  fc.name = "fc";
+  fc.weight_shape = {5, m.output_shape().numel()};
+  fc.weight = uniform(static_cast<std::size_t>(5 * m.output_shape().numel()), -0.2f, 0.2f, 19);
+  m.layers.push_back(fc);
+  nn::ModelError fe = m.finalize();
+  INFO(fe.message);
+  REQUIRE(fe.ok());
+
+  const nn::Model digits = io::load_model(kDigits + "model/model.txt");
+  for (const nn::Model* model : std::vector<const nn::Model*>{&m, &digits}) {
+    const std::int64_t n = 7, numel = model->input_shape.numel();
+    const std::vector<float> x = uniform(static_cast<std::size_t>(n * numel), -2.f, 2.f, 23);
+    nn::Activations ref;
+    REQUIRE(model->forward_float(Span<const float>(x), n, ref) == Status::ok);
+    nn::QuantizedModel qm(*model);
+    std::vector<float> y(static_cast<std::size_t>(n * model->output_shape().numel()));
+    nn::Activations acts;
+    REQUIRE(qm.forward_float(Span<const float>(x), n, Span<float>(y), &acts) == Status::ok);
+    for (std::size_t i = 0; i < model->layers.size(); ++i) {
+      CAPTURE(model->layers[i].name);
+      CHECK(acts.outputs[i] == ref.outputs[i]);
+    }
+    CHECK(y == ref.outputs.back());
+  }
+}

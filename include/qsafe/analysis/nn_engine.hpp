@@ -9,7 +9,8 @@
 //
 // Quantizable layers are the model's conv2d and linear layers in execution order. Execution
 // semantics per policy: nn/quantized_model.hpp (static 8-bit min-max per-channel is PyTorch's
-// eager-mode int8 model integer for integer). run_float is Model::forward_float. Outputs are the
+// eager-mode int8 model integer for integer). run_float gives Model::forward_float's results bit for
+// bit (QuantizedModel::forward_float). Outputs are the
 // last layer's values per sample, flattened in PyTorch's order (logits for a classifier).
 //
 // Every call returns a Status; a model that is not finalized gives invalid_argument everywhere
@@ -60,23 +61,7 @@ class NnEngine : public Engine {
   std::int64_t num_outputs() const override { return model_->finalized() ? model_->output_shape().numel() : 0; }
 
   Status run_float(Span<const float> x, std::int64_t n, Span<float> out) override {
-    if (!model_->finalized()) return Status::invalid_argument;
-    if (n < 1) return Status::empty_input;
-    if (out.size() != static_cast<std::size_t>(n * num_outputs())) return Status::shape_mismatch;
-    QSAFE_RETURN_IF_ERROR(model_->forward_float(x, n, acts_));
-    const std::vector<float>& y = acts_.outputs.back();
-    const nn::ActShape os = model_->output_shape();
-    if (!os.spatial) {
-      for (std::size_t k = 0; k < y.size(); ++k) out[k] = y[k];
-      return Status::ok;
-    }
-    const std::int64_t hw = os.h * os.w;  // NHWC -> NCHW per sample
-    for (std::int64_t b = 0; b < n; ++b)
-      for (std::int64_t c = 0; c < os.c; ++c)
-        for (std::int64_t p = 0; p < hw; ++p)
-          out[static_cast<std::size_t>(b * os.numel() + c * hw + p)] =
-              y[static_cast<std::size_t>((b * hw + p) * os.c + c)];
-    return Status::ok;
+    return qm_.forward_float(x, n, out);
   }
 
   Status prepare(const QuantConfig& config, Span<const float> calib, std::int64_t n) override {
@@ -101,7 +86,6 @@ class NnEngine : public Engine {
  private:
   const nn::Model* model_;
   nn::QuantizedModel qm_;
-  nn::Activations acts_;
   std::string last_error_;
 };
 

@@ -82,8 +82,11 @@
 #include "qsafe/core/span.hpp"
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
+#include "qsafe/kernel/conv2d.hpp"
+#include "qsafe/kernel/depthwise.hpp"
 #include "qsafe/kernel/gemm.hpp"
 #include "qsafe/nn/any_observer.hpp"
+#include "qsafe/nn/float_im2col.hpp"
 #include "qsafe/nn/layer.hpp"
 #include "qsafe/nn/model.hpp"
 #include "qsafe/nn/quantized_reference.hpp"
@@ -381,7 +384,7 @@ class QuantizedModel {
     if (n > 0) {
       for (float v : calib_nchw)
         if (!std::isfinite(v)) return {Status::non_finite_input, -1, "calibration data contains NaN or Inf"};
-      const Status s = m.forward_float(calib_nchw, n, acts);
+      const Status s = forward_float_all(calib_nchw, n, acts);
       if (s != Status::ok) return {s, -1, "float forward over the calibration data failed"};
     }
     const auto observe = [&](const std::vector<float>& t, analysis::ObserverKind kind, int bits, int layer,
@@ -527,7 +530,7 @@ class QuantizedModel {
     m.nchw_to_nhwc(x_nchw, n, input_.f);
     for (std::size_t i = 0; i < nl; ++i) {
       const Step& st = steps_[i];
-      const Value& in = i == 0 ? input_ : vals_[i - 1];
+      const Value& in = i == 0 ? input_ : value_of(i - 1);
       Value& y = vals_[i];
       const Layer& l = m.layers[i];
       switch (st.kind) {
@@ -535,12 +538,12 @@ class QuantizedModel {
           const float* xf = as_float(in, n, scratch_a_);
           Span<const float> other;
           if (l.kind == LayerKind::add) {
-            const Value& ov = l.from < 0 ? input_ : vals_[static_cast<std::size_t>(l.from)];
+            const Value& ov = l.from < 0 ? input_ : value_of(static_cast<std::size_t>(l.from));
             other = Span<const float>(as_float(ov, n, scratch_b_), static_cast<std::size_t>(n * l.in_shape.numel()));
           }
           y.quantized = false;
-          QSAFE_RETURN_IF_ERROR(m.run_layer_float(
-              i, n, Span<const float>(xf, static_cast<std::size_t>(n * l.in_shape.numel())), other, y.f));
+          QSAFE_RETURN_IF_ERROR(
+              float_layer(i, n, Span<const float>(xf, static_cast<std::size_t>(n * l.in_shape.numel())), other, y.f));
           break;
         }
         case StepKind::quant_static_u8:
@@ -549,12 +552,7 @@ class QuantizedModel {
         case StepKind::quant_float_out:
           QSAFE_RETURN_IF_ERROR(run_float_out(q_[static_cast<std::size_t>(st.q)], n, in, y));
           break;
-        case StepKind::fused:
-          y.quantized = in.quantized;
-          y.qp = in.qp;
-          y.bits = in.bits;
-          y.q = in.q;
-          break;
+        case StepKind::fused: break;  // its value is the previous layer's (value_of)
         case StepKind::u8_relu:
           copy_rep(in, y);
           y.q.resize(in.q.size());
@@ -585,7 +583,7 @@ class QuantizedModel {
           break;
         }
         case StepKind::u8_add: {
-          const Value& ov = l.from < 0 ? input_ : vals_[static_cast<std::size_t>(l.from)];
+          const Value& ov = l.from < 0 ? input_ : value_of(static_cast<std::size_t>(l.from));
           const Rep& r = reps_[i];
           y.quantized = true;
           y.qp = r.qp;
@@ -614,25 +612,30 @@ class QuantizedModel {
       }
       if (trace != nullptr) {
         trace->resize(nl);
+        const Value& yv = value_of(i);
         LayerOutput& t = (*trace)[i];
-        t.quantized = y.quantized;
-        t.qparams = y.qp;
-        t.bits = y.bits;
-        t.q = y.quantized ? y.q : std::vector<std::uint8_t>();
-        t.f = y.quantized ? std::vector<float>() : y.f;
+        t.quantized = yv.quantized;
+        t.qparams = yv.qp;
+        t.bits = yv.bits;
+        t.q = yv.quantized ? yv.q : std::vector<std::uint8_t>();
+        t.f = yv.quantized ? std::vector<float>() : yv.f;
       }
     }
-    // The last layer's output, flattened per sample in PyTorch's (NCHW) order.
-    const float* yf = as_float(vals_[nl - 1], n, scratch_a_);
-    if (os.spatial) {
-      const std::int64_t hw = os.h * os.w;
-      for (std::int64_t b = 0; b < n; ++b)
-        for (std::int64_t c = 0; c < os.c; ++c)
-          for (std::int64_t p = 0; p < hw; ++p)
-            out[static_cast<std::size_t>(b * os.numel() + c * hw + p)] = yf[(b * hw + p) * os.c + c];
-    } else {
-      std::copy(yf, yf + n * os.numel(), out.data());
-    }
+    write_output(as_float(value_of(nl - 1), n, scratch_a_), n, out);
+    return Status::ok;
+  }
+
+  // The float model: Model::forward_float's results bit for bit (conv2d and linear through
+  // float_im2col.hpp), out as run() writes it. acts (optional) keeps every layer's output.
+  // Status: invalid_argument (model not finalized), empty_input, shape_mismatch, non_finite_input.
+  Status forward_float(Span<const float> x_nchw, std::int64_t n, Span<float> out, Activations* acts = nullptr) {
+    const Model& m = *model_;
+    if (!m.finalized()) return Status::invalid_argument;
+    if (n < 1) return Status::empty_input;
+    if (out.size() != static_cast<std::size_t>(n * m.output_shape().numel())) return Status::shape_mismatch;
+    Activations& a = acts != nullptr ? *acts : float_acts_;
+    QSAFE_RETURN_IF_ERROR(forward_float_all(x_nchw, n, a));
+    write_output(a.outputs.back().data(), n, out);
     return Status::ok;
   }
 
@@ -694,6 +697,12 @@ class QuantizedModel {
     std::int64_t wmax = 128;
     std::vector<std::vector<std::byte>> packed_storage;
     std::vector<PackedWeights> packed;  // per group; empty when weight_bits > 8
+    // Convolutions with <= 8-bit weights also run through kernel/conv2d.hpp or kernel/depthwise.hpp
+    // (per-tensor input parameters); per-row inputs and wider operands use im2col + the GEMM above.
+    enum class ConvKernel : std::uint8_t { none, conv2d, depthwise } kernel = ConvKernel::none;
+    std::vector<std::byte> conv_storage;
+    PackedConv2dWeights conv_w;
+    DepthwiseWeights dw_w;
     // Calibration.
     Range in_range, out_range;
     bool has_in_range = false;
@@ -716,6 +725,67 @@ class QuantizedModel {
     y.quantized = in.quantized;
     y.qp = in.qp;
     y.bits = in.bits;
+  }
+
+  // The last layer's output, flattened per sample in PyTorch's (NCHW) order.
+  void write_output(const float* yf, std::int64_t n, Span<float> out) const {
+    const ActShape os = model_->output_shape();
+    if (os.spatial) {
+      const std::int64_t hw = os.h * os.w;
+      for (std::int64_t b = 0; b < n; ++b)
+        for (std::int64_t c = 0; c < os.c; ++c)
+          for (std::int64_t p = 0; p < hw; ++p)
+            out[static_cast<std::size_t>(b * os.numel() + c * hw + p)] = yf[(b * hw + p) * os.c + c];
+    } else {
+      std::copy(yf, yf + n * os.numel(), out.data());
+    }
+  }
+
+  // Float weights for float_im2col.hpp, built once per model (after finalize).
+  void ensure_float_weights() {
+    if (!float_w_.empty() || qlayer_index_.empty()) return;
+    float_w_.resize(model_->layers.size());
+    for (int li : qlayer_index_)
+      float_w_[static_cast<std::size_t>(li)] = make_float_im2col_weights(model_->layers[static_cast<std::size_t>(li)]);
+  }
+
+  // Layer i in float: Model::run_layer_float's result (conv2d / linear through float_im2col.hpp).
+  Status float_layer(std::size_t i, std::int64_t n, Span<const float> in, Span<const float> other,
+                     std::vector<float>& out) {
+    const Layer& l = model_->layers[i];
+    if (!has_weights(l.kind)) return model_->run_layer_float(i, n, in, other, out);
+    if (in.size() != static_cast<std::size_t>(n * l.in_shape.numel())) return Status::shape_mismatch;
+    ensure_float_weights();
+    out.resize(static_cast<std::size_t>(n * l.out_shape.numel()));
+    float_layer_im2col(float_w_[i], n, in.data(), out.data(), fcol_float_);
+    return Status::ok;
+  }
+
+  // Model::forward_float with float_layer.
+  Status forward_float_all(Span<const float> x_nchw, std::int64_t n, Activations& acts) {
+    const Model& m = *model_;
+    if (!m.finalized()) return Status::invalid_argument;
+    if (n < 1) return Status::empty_input;
+    if (x_nchw.size() != static_cast<std::size_t>(n * m.input_shape.numel())) return Status::shape_mismatch;
+    for (float v : x_nchw)
+      if (!std::isfinite(v)) return Status::non_finite_input;
+    acts.batch = n;
+    m.nchw_to_nhwc(x_nchw, n, acts.input);
+    acts.outputs.resize(m.layers.size());
+    for (std::size_t i = 0; i < m.layers.size(); ++i) {
+      const std::vector<float>& in = i == 0 ? acts.input : acts.outputs[i - 1];
+      Span<const float> other;
+      if (m.layers[i].kind == LayerKind::add)
+        other = m.layers[i].from < 0 ? Span<const float>(acts.input)
+                                     : Span<const float>(acts.outputs[static_cast<std::size_t>(m.layers[i].from)]);
+      QSAFE_RETURN_IF_ERROR(float_layer(i, n, Span<const float>(in), other, acts.outputs[i]));
+    }
+    return Status::ok;
+  }
+
+  // Layer i's output value (a fused activation's is its conv / linear's).
+  const Value& value_of(std::size_t i) const noexcept {
+    return steps_[i].kind == StepKind::fused ? vals_[i - 1] : vals_[i];
   }
 
   // Float view of a value (dequantizing into scratch if it is uint8).
@@ -765,8 +835,43 @@ class QuantizedModel {
         if (!pw.ok()) return {pw.status(), ql.layer, l.name + ": packing weights for the GEMM failed"};
         ql.packed.push_back(pw.value());
       }
+      ql.kernel = QLayer::ConvKernel::none;
+      if (ql.conv) {
+        std::vector<std::int8_t> oihw(wq.size());
+        for (std::size_t k = 0; k < oihw.size(); ++k) oihw[k] = static_cast<std::int8_t>(wq[k]);
+        const bool dw = ql.g.groups == ql.g.in_channels && ql.g.groups == ql.g.out_channels;
+        if (dw) {
+          ql.conv_storage.resize(depthwise_packed_weights_size(ql.g));
+          const Result<DepthwiseWeights> d =
+              pack_depthwise_weights(ql.g, Span<const std::int8_t>(oihw), Span<std::byte>(ql.conv_storage));
+          if (!d.ok()) return {d.status(), ql.layer, l.name + ": packing depthwise weights failed"};
+          ql.dw_w = d.value();
+          ql.kernel = QLayer::ConvKernel::depthwise;
+        } else {
+          ql.conv_storage.resize(conv2d_packed_weights_size(ql.g));
+          const Result<PackedConv2dWeights> c =
+              pack_conv2d_weights(ql.g, Span<const std::int8_t>(oihw), Span<std::byte>(ql.conv_storage));
+          if (!c.ok()) return {c.status(), ql.layer, l.name + ": packing conv2d weights failed"};
+          ql.conv_w = c.value();
+          ql.kernel = QLayer::ConvKernel::conv2d;
+        }
+      }
     }
     return {};
+  }
+
+  // A convolution through kernel/conv2d.hpp or kernel/depthwise.hpp: `batch` samples of uint8
+  // input with one zero point, any output pipeline.
+  template <class Pipeline, class Out>
+  Status run_conv_kernel(QLayer& ql, std::int64_t batch, const std::uint8_t* x, std::int32_t zp, const Pipeline& pl,
+                         Out* y) {
+    Conv2dGeometry g = ql.g;
+    g.batch = batch;
+    const Span<const std::uint8_t> xs(x, static_cast<std::size_t>(g.input_numel()));
+    const Span<Out> ys(y, static_cast<std::size_t>(g.output_numel()));
+    if (ql.kernel == QLayer::ConvKernel::depthwise) return depthwise_conv2d(g, xs, zp, ql.dw_w, pl, ys);
+    ws_.resize(std::max<std::size_t>(ws_.size(), conv2d_workspace_size(g, ql.conv_w)));
+    return conv2d(g, xs, zp, ql.conv_w, pl, ys, Span<std::byte>(ws_));
   }
 
   // Input / output parameters of a quantized layer, given how its input arrives.
@@ -862,16 +967,20 @@ class QuantizedModel {
     ql.stats.bits_chosen[static_cast<std::size_t>(c.activation_bits)] += static_cast<std::uint64_t>(n);
     const std::int64_t rows = n * ql.p;
     const std::uint8_t* a = xq;
-    if (ql.conv) {
+    acc_.resize(static_cast<std::size_t>(rows * ql.oc));
+    if (ql.kernel != QLayer::ConvKernel::none) {
+      const auto pl = pipeline(AddBias{Span<const std::int32_t>(ql.bias_q)},
+                               RequantizeFloat{Span<const float>(ql.mult), ql.out_qp.zero_point});
+      QSAFE_RETURN_IF_ERROR(run_conv_kernel(ql, n, xq, ql.in_qp.zero_point, pl, acc_.data()));
+    } else if (ql.conv) {
       a8_.resize(static_cast<std::size_t>(rows * ql.ktot));
       const std::uint8_t pad = static_cast<std::uint8_t>(ql.in_qp.zero_point);
       for (std::int64_t b = 0; b < n; ++b)
         detail::im2col(ql.g, xq + b * ql.in_numel, pad, a8_.data() + b * ql.p * ql.ktot);
       a = a8_.data();
     }
-    acc_.resize(static_cast<std::size_t>(rows * ql.oc));
     const std::int32_t zp[1] = {ql.in_qp.zero_point};
-    for (std::int64_t grp = 0; grp < ql.groups; ++grp) {
+    for (std::int64_t grp = 0; ql.kernel == QLayer::ConvKernel::none && grp < ql.groups; ++grp) {
       const PackedWeights& pw = ql.packed[static_cast<std::size_t>(grp)];
       ws_.resize(std::max<std::size_t>(ws_.size(), gemm_workspace_size(rows, pw)));
       const auto pl =
@@ -886,12 +995,20 @@ class QuantizedModel {
     y.qp = ql.out_qp;
     y.bits = c.activation_bits;
     y.q.resize(acc_.size());
+    // Clamp and count the clamped values (below: only without a fused ReLU, whose clamp is the ReLU).
     std::uint64_t sat = 0;
-    const std::int32_t lo = ql.lo, hi = ql.hi;
-    for (std::size_t k = 0; k < acc_.size(); ++k) {
-      const std::int32_t v = acc_[k];
-      sat += (v > hi || (v < 0 && lo == 0)) ? 1u : 0u;
-      y.q[k] = static_cast<std::uint8_t>(v < lo ? lo : (v > hi ? hi : v));
+    const std::int32_t lo = ql.lo, hi = ql.hi, count_below = ql.fused ? std::numeric_limits<std::int32_t>::min() : 0;
+    const std::int32_t* acc = acc_.data();
+    std::uint8_t* yq = y.q.data();
+    for (std::size_t k0 = 0; k0 < acc_.size(); k0 += 4096) {
+      const std::size_t k1 = std::min(acc_.size(), k0 + 4096);
+      std::uint32_t block = 0;
+      for (std::size_t k = k0; k < k1; ++k) {
+        const std::int32_t v = acc[k];
+        block += static_cast<std::uint32_t>(v > hi) + static_cast<std::uint32_t>(v < count_below);
+        yq[k] = static_cast<std::uint8_t>(std::min(std::max(v, lo), hi));
+      }
+      sat += block;
     }
     RangeCounters& cnt = ql.stats.counters;
     cnt.values += acc_.size();
@@ -918,18 +1035,25 @@ class QuantizedModel {
       max_bits = std::max(max_bits, bits);
     }
     const bool wide = max_bits > 8 || c.weight_bits > 8;
-    if (wide)
+    const bool per_row =
+        c.policy == analysis::ActPolicy::dynamic_per_row || c.policy == analysis::ActPolicy::guarded_per_row;
+    // Per-tensor convolutions with <= 8-bit operands run the convolution kernels, one sample at a time.
+    const bool use_kernel = ql.conv && !per_row && !wide && ql.kernel != QLayer::ConvKernel::none;
+    if (use_kernel) {
+      qin8_.resize(static_cast<std::size_t>(n * ql.in_numel));
+      sample_qp_.resize(static_cast<std::size_t>(n));
+    } else if (wide) {
       a16_.resize(static_cast<std::size_t>(rows * K));
-    else
+    } else {
       a8_.resize(static_cast<std::size_t>(rows * K));
+      qin8_.resize(static_cast<std::size_t>(ql.in_numel));
+    }
     row_zp_.assign(static_cast<std::size_t>(rows), 0);
     row_scale_.assign(static_cast<std::size_t>(rows), 1.f);
     sample_fb_.assign(static_cast<std::size_t>(n), 0);
     fb_rows_.clear();
     fb_vals_.clear();
     // 2. Quantize every sample's rows.
-    const bool per_row =
-        c.policy == analysis::ActPolicy::dynamic_per_row || c.policy == analysis::ActPolicy::guarded_per_row;
     Status result = Status::ok;
     // policy_for(bits) gives the policy object a sample of that width goes through.
     const auto quantize_with = [&](auto&& policy_for) -> Status {
@@ -951,12 +1075,18 @@ class QuantizedModel {
           if (!rp.ok()) return rp.status();
           const QParams qp = rp.value().params;
           const Span<const float> xspan(xs, static_cast<std::size_t>(ql.in_numel));
+          ql.stats.input = qp;
+          ql.stats.bits_chosen[static_cast<std::size_t>(bits)] += 1;
+          if (use_kernel) {  // quantized input kept whole for the convolution kernel
+            QSAFE_RETURN_IF_ERROR(policy.quantize_row(xspan, rp.value(), qin8_.data() + b * ql.in_numel));
+            sample_qp_[static_cast<std::size_t>(b)] = qp;
+            continue;
+          }
           if (wide) {
             qin16_.resize(static_cast<std::size_t>(ql.in_numel));
             QSAFE_RETURN_IF_ERROR(policy.quantize_row(xspan, rp.value(), qin16_.data()));
             detail::im2col(ql.g, qin16_.data(), static_cast<std::uint16_t>(qp.zero_point), a16_.data() + r0 * K);
           } else {
-            qin8_.resize(static_cast<std::size_t>(ql.in_numel));
             QSAFE_RETURN_IF_ERROR(policy.quantize_row(xspan, rp.value(), qin8_.data()));
             detail::im2col(ql.g, qin8_.data(), static_cast<std::uint8_t>(qp.zero_point), a8_.data() + r0 * K);
           }
@@ -964,8 +1094,6 @@ class QuantizedModel {
             row_zp_[static_cast<std::size_t>(r)] = qp.zero_point;
             row_scale_[static_cast<std::size_t>(r)] = qp.scale;
           }
-          ql.stats.input = qp;
-          ql.stats.bits_chosen[static_cast<std::size_t>(bits)] += 1;
           continue;
         }
         // Rows: conv patch rows (im2col first) or the linear sample's feature row.
@@ -1039,7 +1167,17 @@ class QuantizedModel {
     const Layer& l = m.layers[static_cast<std::size_t>(ql.layer)];
     y.quantized = false;
     y.f.resize(static_cast<std::size_t>(rows * ql.oc));
-    for (std::int64_t grp = 0; grp < ql.groups; ++grp) {
+    if (use_kernel) {
+      const Span<const float> bias = l.bias.empty() ? Span<const float>() : Span<const float>(l.bias);
+      for (std::int64_t b = 0; b < n; ++b) {
+        if (sample_fb_[static_cast<std::size_t>(b)]) continue;
+        const QParams qp = sample_qp_[static_cast<std::size_t>(b)];
+        const auto pl = pipeline(Dequantize{Span<const float>(&qp.scale, 1), Span<const float>(ql.w_scale), bias});
+        QSAFE_RETURN_IF_ERROR(
+            run_conv_kernel(ql, 1, qin8_.data() + b * ql.in_numel, qp.zero_point, pl, y.f.data() + b * ql.out_numel));
+      }
+    }
+    for (std::int64_t grp = 0; !use_kernel && grp < ql.groups; ++grp) {
       const float* bias = l.bias.empty() ? nullptr : l.bias.data() + grp * ql.ocg;
       if (!wide) {
         const PackedWeights& pw = ql.packed[static_cast<std::size_t>(grp)];
@@ -1098,11 +1236,14 @@ class QuantizedModel {
   // Run-time buffers, reused across calls.
   Value input_;
   std::vector<Value> vals_;
-  std::vector<float> scratch_a_, scratch_b_, fcol_, fb_vals_, fb_sample_;
+  std::vector<float> scratch_a_, scratch_b_, fcol_, fcol_float_, fb_vals_, fb_sample_;
+  std::vector<FloatIm2colWeights> float_w_;  // by model layer index (conv2d / linear only)
+  Activations float_acts_;
   std::vector<std::uint8_t> a8_, qin8_;
   std::vector<std::uint16_t> a16_, qin16_;
   std::vector<std::int32_t> acc_, row_zp_, tmp32_;
   std::vector<float> row_scale_;
+  std::vector<QParams> sample_qp_;
   std::vector<std::int64_t> fb_rows_;
   std::vector<char> sample_fb_;
   std::vector<int> bits_;
