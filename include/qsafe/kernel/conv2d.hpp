@@ -27,9 +27,11 @@
 //   groups 1, dilation_w 1,       a row buffer per output row: buf[wp][kh][c] for the window's
 //   output rows >= 16 wide        input columns; pixel ow's A row starts at ow * stride_w *
 //                                 kernel_h * C and rows overlap (row stride < K), so the buffer
-//                                 holds kernel_h input rows, not kernel_h * kernel_w copies;
-//   anything else                 im2col rows in chunks of at most kConv2dIm2colBudget bytes
-//                                 (the workspace does not grow with the image).
+//                                 holds kernel_h input rows, not kernel_h * kernel_w copies
+//                                 (kernel_h 1 without column padding: x's row itself, no copy);
+//   anything else, or any         im2col rows in chunks of at most kConv2dIm2colBudget bytes
+//   convolution given a pool      (the workspace does not grow with the image; the GEMM splits
+//                                 each chunk's rows and panels into tasks).
 // Padding is written as x_zp. The micro-kernels only read A, so overlapping rows are safe; this
 // header calls the GEMM driver (detail::run_gemm) directly after its own checks, since the public
 // gemm() rejects a row stride shorter than a row.
