@@ -163,7 +163,7 @@ struct DepthwiseUkernel<arch::avx2> {
     __m256i wsum = _mm256_setzero_si256();
     if constexpr (S > 0) {
       constexpr int kColumns = (P - 1) * S + KW;
-      QSAFE_UNROLL
+      QSAFE_DEPTHWISE_NO_UNROLL
       for (int kh = 0; kh < KH; ++kh) {
         __m256i w[KW];
         QSAFE_UNROLL

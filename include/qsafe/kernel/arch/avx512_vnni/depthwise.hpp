@@ -50,6 +50,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
+// Pixels per tile for 3x3 windows at stride 1 and 2. 16 and 8 measured best on Zen 5 (GCC 12 and
+// Clang 14) against 8 and 4 (docs/benchmarks.md); overridable only to repeat that experiment.
+#ifndef QSAFE_DEPTHWISE_AVX512_P1
+#define QSAFE_DEPTHWISE_AVX512_P1 16
+#define QSAFE_DEPTHWISE_AVX512_P2 8
+#endif
+
 namespace qsafe {
 namespace detail {
 
@@ -57,7 +64,8 @@ template <>
 struct DepthwiseUkernel<arch::avx512_vnni> {
   using Weight = std::int32_t;
   static constexpr int kChannelPad = 16;
-  static constexpr int kPixels = 4;
+  static constexpr int kPixels3x3s1 = QSAFE_DEPTHWISE_AVX512_P1;
+  static constexpr int kPixels3x3s2 = QSAFE_DEPTHWISE_AVX512_P2;
   static constexpr const char* name = "u8s8_dwconv_4x16__avx512vnni";
   static constexpr std::int32_t pack(std::int8_t w) noexcept { return w; }
 
@@ -70,9 +78,9 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
     const bool dense = r.full && r.tap_w == r.channels;
     const std::int64_t stride = dense ? r.x_step / r.channels : 0;
     if (dense && r.kernel_h == 3 && r.kernel_w == 3 && stride == 1) {
-      pixels<16, 3, 3, 1, true>(r, pipe);
+      pixels<kPixels3x3s1, 3, 3, 1, true>(r, pipe);
     } else if (dense && r.kernel_h == 3 && r.kernel_w == 3 && stride == 2) {
-      pixels<8, 3, 3, 2, true>(r, pipe);
+      pixels<kPixels3x3s2, 3, 3, 2, true>(r, pipe);
     } else if (dense && r.kernel_h == 5 && r.kernel_w == 5 && stride == 1) {
       pixels<4, 5, 5, 1, true>(r, pipe);
     } else if (dense && r.kernel_h == 5 && r.kernel_w == 5 && stride == 2) {
@@ -194,7 +202,9 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
     __m512i wsum = _mm512_setzero_si512();
     if constexpr (S > 0) {
       constexpr int kColumns = (P - 1) * S + KW;
-      QSAFE_UNROLL
+      // One window row per iteration, not unrolled: Clang would otherwise schedule every row's
+      // column loads together and spill the tile.
+      QSAFE_DEPTHWISE_NO_UNROLL
       for (int kh = 0; kh < KH; ++kh) {
         __m512i w[KW];
         QSAFE_UNROLL

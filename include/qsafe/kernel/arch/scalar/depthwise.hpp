@@ -40,6 +40,16 @@
 #include "qsafe/kernel/arch/scalar/output.hpp"
 #include "qsafe/kernel/output_stage.hpp"
 
+// Keeps a loop rolled (the window-row loops of the SIMD kernels: unrolled, Clang schedules every
+// row's loads together and spills the register tile).
+#if defined(__clang__)
+#define QSAFE_DEPTHWISE_NO_UNROLL _Pragma("clang loop unroll(disable)")
+#elif defined(__GNUC__)
+#define QSAFE_DEPTHWISE_NO_UNROLL _Pragma("GCC unroll 1")
+#else
+#define QSAFE_DEPTHWISE_NO_UNROLL
+#endif
+
 namespace qsafe {
 namespace detail {
 
