@@ -111,6 +111,58 @@ QuantConfig config_with(LayerConfig c, const std::string& name = "cfg") {
   return q;
 }
 
+// A model with every window feature: stride, asymmetric padding, dilation, groups, a 1x1
+// convolution, relu6, an add from the model input, flatten and a linear layer.
+nn::Model window_model() {
+  nn::Model m;
+  m.input_shape = nn::ActShape{4, 9, 7, true};
+  const auto conv = [&](const std::string& name, std::int64_t o, std::int64_t i, std::int64_t k, std::int64_t groups,
+                        std::uint32_t seed) {
+    nn::Layer l;
+    l.kind = nn::LayerKind::conv2d;
+    l.name = name;
+    l.groups = groups;
+    l.weight_shape = {o, i / groups, k, k};
+    l.weight = uniform(static_cast<std::size_t>(o * (i / groups) * k * k), -0.5f, 0.5f, seed);
+    l.bias = uniform(static_cast<std::size_t>(o), -0.1f, 0.1f, seed + 1);
+    return l;
+  };
+  nn::Layer c1 = conv("c1", 4, 4, 3, 2, 11);
+  c1.pad_top = c1.pad_left = c1.pad_bottom = c1.pad_right = 2;
+  c1.dilation_h = c1.dilation_w = 2;
+  m.layers.push_back(c1);
+  nn::Layer add;
+  add.kind = nn::LayerKind::add;
+  add.name = "res";
+  add.from = -1;
+  m.layers.push_back(add);
+  nn::Layer c2 = conv("c2", 12, 4, 3, 1, 13);
+  c2.stride_h = 2;
+  c2.stride_w = 1;
+  c2.pad_top = 1;
+  c2.pad_right = 2;
+  m.layers.push_back(c2);
+  nn::Layer relu;
+  relu.kind = nn::LayerKind::relu6;
+  relu.name = "r";
+  m.layers.push_back(relu);
+  m.layers.push_back(conv("pw", 9, 12, 1, 1, 17));
+  nn::Layer flat;
+  flat.kind = nn::LayerKind::flatten;
+  flat.name = "flat";
+  m.layers.push_back(flat);
+  REQUIRE(m.finalize().ok());
+  nn::Layer fc;
+  fc.kind = nn::LayerKind::linear;
+  fc.name = "fc";
+  fc.weight_shape = {5, m.output_shape().numel()};
+  fc.weight = uniform(static_cast<std::size_t>(5 * m.output_shape().numel()), -0.2f, 0.2f, 19);
+  m.layers.push_back(fc);
+  REQUIRE(m.finalize().ok());
+  return m;
+
+}
+
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
   for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
@@ -416,56 +468,8 @@ TEST_CASE("QuantizedModel: bad input and bad configurations are Status values", 
 }
 
 TEST_CASE("QuantizedModel: forward_float is Model::forward_float bit for bit", "[nn][float]") {
-  // The digits CNN, and a model with every window feature: stride, asymmetric padding, dilation,
-  // groups, 1x1 and linear layers, an add from the input.
-  nn::Model m;
-  m.input_shape = nn::ActShape{4, 9, 7, true};
-  const auto conv = [&](const std::string& name, std::int64_t o, std::int64_t i, std::int64_t k, std::int64_t groups,
-                        std::uint32_t seed) {
-    nn::Layer l;
-    l.kind = nn::LayerKind::conv2d;
-    l.name = name;
-    l.groups = groups;
-    l.weight_shape = {o, i / groups, k, k};
-    l.weight = uniform(static_cast<std::size_t>(o * (i / groups) * k * k), -0.5f, 0.5f, seed);
-    l.bias = uniform(static_cast<std::size_t>(o), -0.1f, 0.1f, seed + 1);
-    return l;
-  };
-  nn::Layer c1 = conv("c1", 4, 4, 3, 2, 11);
-  c1.pad_top = c1.pad_left = c1.pad_bottom = c1.pad_right = 2;
-  c1.dilation_h = c1.dilation_w = 2;
-  m.layers.push_back(c1);
-  nn::Layer add;
-  add.kind = nn::LayerKind::add;
-  add.name = "res";
-  add.from = -1;
-  m.layers.push_back(add);
-  nn::Layer c2 = conv("c2", 12, 4, 3, 1, 13);
-  c2.stride_h = 2;
-  c2.stride_w = 1;
-  c2.pad_top = 1;
-  c2.pad_right = 2;
-  m.layers.push_back(c2);
-  nn::Layer relu;
-  relu.kind = nn::LayerKind::relu6;
-  relu.name = "r";
-  m.layers.push_back(relu);
-  m.layers.push_back(conv("pw", 9, 12, 1, 1, 17));
-  nn::Layer flat;
-  flat.kind = nn::LayerKind::flatten;
-  flat.name = "flat";
-  m.layers.push_back(flat);
-  REQUIRE(m.finalize().ok());
-  nn::Layer fc;
-  fc.kind = nn::LayerKind::linear;
-  fc.name = "fc";
-  fc.weight_shape = {5, m.output_shape().numel()};
-  fc.weight = uniform(static_cast<std::size_t>(5 * m.output_shape().numel()), -0.2f, 0.2f, 19);
-  m.layers.push_back(fc);
-  nn::ModelError fe = m.finalize();
-  INFO(fe.message);
-  REQUIRE(fe.ok());
-
+  // The digits CNN and the window model.
+  const nn::Model m = window_model();
   const nn::Model digits = io::load_model(kDigits + "model/model.txt");
   for (const nn::Model* model : std::vector<const nn::Model*>{&m, &digits}) {
     const std::int64_t n = 7, numel = model->input_shape.numel();
@@ -482,4 +486,231 @@ TEST_CASE("QuantizedModel: forward_float is Model::forward_float bit for bit", "
     }
     CHECK(y == ref.outputs.back());
   }
+}
+
+namespace {
+// q = clamp(round_half_even(x * (1 / scale)) + zp, qmin, qmax), as every qsafe quantizer.
+std::int32_t quantize_value(float x, QParams p, QRange r) {
+  const float v = std::nearbyint(x * (1.f / p.scale)) + static_cast<float>(p.zero_point);
+  return static_cast<std::int32_t>(std::min(std::max(v, static_cast<float>(r.qmin)), static_cast<float>(r.qmax)));
+}
+
+struct QuantWeights {
+  std::vector<std::int32_t> q;  // OIHW / [out, in]
+  std::vector<float> scale;     // per output channel
+};
+
+// Per-channel symmetric, full signed range of `bits`.
+QuantWeights quantize_weights_ref(const nn::Layer& l, int bits) {
+  const std::int64_t oc = l.weight_shape[0];
+  const std::size_t per = l.weight.size() / static_cast<std::size_t>(oc);
+  const QRange r{-(1 << (bits - 1)), (1 << (bits - 1)) - 1};
+  QuantWeights w;
+  for (std::int64_t o = 0; o < oc; ++o) {
+    Range rg{0.f, 0.f};
+    for (std::size_t k = 0; k < per; ++k) {
+      const float v = l.weight[static_cast<std::size_t>(o) * per + k];
+      rg.lo = std::min(rg.lo, v);
+      rg.hi = std::max(rg.hi, v);
+    }
+    const QParams p = qparams_from_range(rg, r, SchemeKind::symmetric).value();
+    w.scale.push_back(p.scale);
+    for (std::size_t k = 0; k < per; ++k) w.q.push_back(quantize_value(l.weight[static_cast<std::size_t>(o) * per + k], p, r));
+  }
+  return w;
+}
+
+// What a float_out layer must compute for n samples of NHWC input x: each sample's input (per
+// tensor) or each output pixel's patch, padding included (per row), quantized dynamically to
+// `bits`; exact integer sums with `wbits` weights; y = float(acc) * (sx * sw) + bias. Direct loops.
+std::vector<float> expected_dynamic(const nn::Layer& l, const std::vector<float>& x, std::int64_t n, bool per_row,
+                                    int bits, int wbits) {
+  const QuantWeights w = quantize_weights_ref(l, wbits);
+  const QRange ar{0, (1 << bits) - 1};
+  Conv2dGeometry g;
+  if (l.kind == nn::LayerKind::conv2d) {
+    g = nn::Model::geometry(l, l.in_shape, l.weight_shape[0]);
+  } else {
+    g.in_channels = l.weight_shape[1];
+    g.out_channels = l.weight_shape[0];
+  }
+  const std::int64_t icg = g.in_channels_per_group(), ocg = g.out_channels_per_group();
+  const std::int64_t in_numel = g.in_h * g.in_w * g.in_channels, oh_n = g.out_h(), ow_n = g.out_w();
+  std::vector<float> y;
+  const auto range_params = [&](Range r) { return qparams_from_range(r, ar, SchemeKind::affine).value(); };
+  for (std::int64_t b = 0; b < n; ++b) {
+    const float* xs = x.data() + b * in_numel;
+    QParams tensor_p;
+    {
+      Range r{xs[0], xs[0]};
+      for (std::int64_t i = 0; i < in_numel; ++i) r = Range{std::min(r.lo, xs[i]), std::max(r.hi, xs[i])};
+      tensor_p = range_params(r);
+    }
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        QParams p = tensor_p;
+        if (per_row) {  // the whole patch over every group, padding (0.0) included
+          Range r{0.f, 0.f};
+          bool first = true;
+          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
+            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+              const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+              const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+              const bool in = ih >= 0 && ih < g.in_h && iw >= 0 && iw < g.in_w;
+              for (std::int64_t c = 0; c < g.in_channels; ++c) {
+                const float v = in ? xs[(ih * g.in_w + iw) * g.in_channels + c] : 0.f;
+                r = first ? Range{v, v} : Range{std::min(r.lo, v), std::max(r.hi, v)};
+                first = false;
+              }
+            }
+          p = range_params(r);
+        }
+        for (std::int64_t o = 0; o < g.out_channels; ++o) {
+          const std::int64_t grp = o / ocg;
+          std::int64_t acc = 0;
+          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh)
+            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+              const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+              const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
+              if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
+              for (std::int64_t ic = 0; ic < icg; ++ic) {
+                const float v = xs[(ih * g.in_w + iw) * g.in_channels + grp * icg + ic];
+                const std::int64_t wv = w.q[static_cast<std::size_t>(((o * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
+                acc += (quantize_value(v, p, ar) - p.zero_point) * wv;
+              }
+            }
+          const float scale = p.scale * w.scale[static_cast<std::size_t>(o)];
+          const float prod = static_cast<float>(acc) * scale;
+          y.push_back(l.bias.empty() ? prod : prod + l.bias[static_cast<std::size_t>(o)]);
+        }
+      }
+  }
+  return y;
+}
+
+// Float input of model layer i in a trace (the model input, NHWC, for layer 0).
+std::vector<float> trace_input(const nn::Model& m, const std::vector<nn::LayerOutput>& trace, std::size_t i,
+                               const std::vector<float>& x_nchw, std::int64_t n) {
+  std::vector<float> in;
+  if (i == 0) {
+    m.nchw_to_nhwc(Span<const float>(x_nchw), n, in);
+    return in;
+  }
+  const nn::LayerOutput& t = trace[i - 1];
+  if (!t.quantized) return t.f;
+  for (std::uint8_t q : t.q)
+    in.push_back(static_cast<float>(static_cast<std::int32_t>(q) - t.qparams.zero_point) * t.qparams.scale);
+  return in;
+}
+}  // namespace
+
+TEST_CASE("QuantizedModel: dynamic quantization of strided, dilated, grouped, padded convolutions", "[nn][quantized]") {
+  const nn::Model m = window_model();
+  const std::int64_t n = 5;
+  const std::vector<float> x = uniform(static_cast<std::size_t>(n * m.input_shape.numel()), -1.f, 2.f, 29);
+  struct Case {
+    ActPolicy policy;
+    int bits, wbits;
+  };
+  for (const Case cs : {Case{ActPolicy::dynamic_per_tensor, 8, 8}, Case{ActPolicy::dynamic_per_row, 8, 8},
+                        Case{ActPolicy::dynamic_per_tensor, 16, 12}, Case{ActPolicy::dynamic_per_row, 5, 3}}) {
+    CAPTURE(to_string(cs.policy), cs.bits, cs.wbits);
+    LayerConfig c;
+    c.policy = cs.policy;
+    c.activation_bits = cs.bits;
+    c.weight_bits = cs.wbits;
+    nn::QuantizedModel qm(m);
+    REQUIRE(qm.prepare(config_with(c), Span<const float>(), 0).ok());
+    std::vector<float> y(static_cast<std::size_t>(n * 5));
+    std::vector<nn::LayerOutput> trace;
+    REQUIRE(qm.run(Span<const float>(x), n, Span<float>(y), &trace) == Status::ok);
+    for (std::size_t j = 0; j < qm.num_quantizable(); ++j) {
+      const std::size_t li = static_cast<std::size_t>(qm.layer_index(j));
+      CAPTURE(m.layers[li].name);
+      REQUIRE_FALSE(trace[li].quantized);
+      const std::vector<float> want = expected_dynamic(m.layers[li], trace_input(m, trace, li, x, n), n,
+                                                       cs.policy == ActPolicy::dynamic_per_row, cs.bits, cs.wbits);
+      REQUIRE(want.size() == trace[li].f.size());
+      double worst = 0;
+      for (std::size_t k = 0; k < want.size(); ++k)
+        worst = std::max(worst, std::fabs(static_cast<double>(want[k]) - trace[li].f[k]) /
+                                    (1e-6 + std::fabs(static_cast<double>(want[k]))));
+      CHECK(worst < 1e-5);
+      CHECK(qm.stats(j).bits_chosen[static_cast<std::size_t>(cs.bits)] == static_cast<std::uint64_t>(n));
+    }
+  }
+}
+
+TEST_CASE("QuantizedModel: the static uint8 pipeline on strided, dilated, grouped, padded convolutions",
+          "[nn][quantized]") {
+  namespace ref = nn::reference;
+  const nn::Model m = window_model();
+  const std::int64_t n = 5;
+  const std::vector<float> calib = uniform(static_cast<std::size_t>(20 * m.input_shape.numel()), -1.f, 2.f, 31);
+  const std::vector<float> x = uniform(static_cast<std::size_t>(n * m.input_shape.numel()), -1.2f, 2.2f, 37);
+  nn::QuantizedModel qm(m);
+  REQUIRE(qm.prepare(config_with(LayerConfig{}), Span<const float>(calib), 20).ok());
+  std::vector<float> y(static_cast<std::size_t>(n * 5));
+  std::vector<nn::LayerOutput> trace;
+  REQUIRE(qm.run(Span<const float>(x), n, Span<float>(y), &trace) == Status::ok);
+  // c1 -> add (the other operand is the float model input: a float add) -> c2 + fused relu6 ->
+  // pw (chained uint8) -> flatten (uint8) -> fc (chained uint8).
+  CHECK_FALSE(trace[1].quantized);
+  CHECK(trace[3].quantized);
+  CHECK(trace[5].quantized);
+  std::uint64_t clamped_above = 0;
+  for (std::size_t j = 0; j < qm.num_quantizable(); ++j) {
+    const std::size_t li = static_cast<std::size_t>(qm.layer_index(j));
+    const nn::Layer& l = m.layers[li];
+    CAPTURE(l.name);
+    const analysis::LayerRunStats& s = qm.stats(j);
+    // The layer's uint8 input: the previous tensor when it is uint8, else its float quantized by
+    // the static input parameters.
+    std::vector<std::uint8_t> xq;
+    if (li > 0 && trace[li - 1].quantized) {
+      xq = trace[li - 1].q;
+      CHECK(trace[li - 1].qparams.scale == s.input.scale);
+    } else {
+      for (float v : trace_input(m, trace, li, x, n))
+        xq.push_back(static_cast<std::uint8_t>(quantize_value(v, s.input, QRange{0, 255})));
+    }
+    const QuantWeights w = quantize_weights_ref(l, 8);
+    CHECK(w.scale == s.weight_scales);
+    std::vector<std::int8_t> wq(w.q.begin(), w.q.end());
+    Conv2dGeometry g;
+    if (l.kind == nn::LayerKind::conv2d) {
+      g = nn::Model::geometry(l, l.in_shape, l.weight_shape[0]);
+    } else {
+      g.in_channels = l.weight_shape[1];
+      g.out_channels = l.weight_shape[0];
+    }
+    g.batch = n;
+    std::vector<std::int32_t> bias(static_cast<std::size_t>(g.out_channels), 0);
+    std::vector<float> mult;
+    for (std::int64_t o = 0; o < g.out_channels; ++o) {
+      if (!l.bias.empty())
+        bias[static_cast<std::size_t>(o)] =
+            pytorch_quantize_bias(l.bias[static_cast<std::size_t>(o)], s.input.scale, w.scale[static_cast<std::size_t>(o)]);
+      mult.push_back(pytorch_requant_scale(s.input.scale, w.scale[static_cast<std::size_t>(o)], s.output.scale));
+    }
+    std::vector<std::int32_t> acc(static_cast<std::size_t>(g.output_numel()));
+    REQUIRE(ref::conv2d_nhwc_acc(g, Span<const std::uint8_t>(xq), s.input.zero_point, Span<const std::int8_t>(wq), {},
+                                 Span<const std::int32_t>(bias), Span<std::int32_t>(acc)) == Status::ok);
+    const bool fused = li + 1 < m.layers.size() && m.layers[li + 1].kind == nn::LayerKind::relu6;
+    ref::RequantFloat rq;
+    rq.multiplier = Span<const float>(mult);
+    rq.zero_point = s.output.zero_point;
+    rq.lo = fused ? s.output.zero_point : 0;
+    std::vector<std::uint8_t> want(acc.size());
+    REQUIRE(ref::requantize_channels(Span<const std::int32_t>(acc), g.out_channels, rq, Span<std::uint8_t>(want)) ==
+            Status::ok);
+    REQUIRE(trace[li].quantized);
+    CHECK(mismatches(trace[li].q, want) == 0);
+    std::uint64_t above = 0;
+    for (std::size_t k = 0; k < acc.size(); ++k)
+      above += requantize_float(acc[k], mult[k % mult.size()], s.output.zero_point, INT32_MIN + 1, INT32_MAX) > 255;
+    clamped_above += above;
+    CHECK(s.counters.saturated >= above);
+  }
+  CHECK(clamped_above > 0);  // the test input leaves the calibrated range somewhere
 }
