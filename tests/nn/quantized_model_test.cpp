@@ -160,7 +160,6 @@ nn::Model window_model() {
   m.layers.push_back(fc);
   REQUIRE(m.finalize().ok());
   return m;
-
 }
 
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
@@ -515,7 +514,8 @@ QuantWeights quantize_weights_ref(const nn::Layer& l, int bits) {
     }
     const QParams p = qparams_from_range(rg, r, SchemeKind::symmetric).value();
     w.scale.push_back(p.scale);
-    for (std::size_t k = 0; k < per; ++k) w.q.push_back(quantize_value(l.weight[static_cast<std::size_t>(o) * per + k], p, r));
+    for (std::size_t k = 0; k < per; ++k)
+      w.q.push_back(quantize_value(l.weight[static_cast<std::size_t>(o) * per + k], p, r));
   }
   return w;
 }
@@ -575,7 +575,8 @@ std::vector<float> expected_dynamic(const nn::Layer& l, const std::vector<float>
               if (ih < 0 || ih >= g.in_h || iw < 0 || iw >= g.in_w) continue;
               for (std::int64_t ic = 0; ic < icg; ++ic) {
                 const float v = xs[(ih * g.in_w + iw) * g.in_channels + grp * icg + ic];
-                const std::int64_t wv = w.q[static_cast<std::size_t>(((o * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
+                const std::int64_t wv =
+                    w.q[static_cast<std::size_t>(((o * icg + ic) * g.kernel_h + kh) * g.kernel_w + kw)];
                 acc += (quantize_value(v, p, ar) - p.zero_point) * wv;
               }
             }
@@ -689,8 +690,8 @@ TEST_CASE("QuantizedModel: the static uint8 pipeline on strided, dilated, groupe
     std::vector<float> mult;
     for (std::int64_t o = 0; o < g.out_channels; ++o) {
       if (!l.bias.empty())
-        bias[static_cast<std::size_t>(o)] =
-            pytorch_quantize_bias(l.bias[static_cast<std::size_t>(o)], s.input.scale, w.scale[static_cast<std::size_t>(o)]);
+        bias[static_cast<std::size_t>(o)] = pytorch_quantize_bias(l.bias[static_cast<std::size_t>(o)], s.input.scale,
+                                                                  w.scale[static_cast<std::size_t>(o)]);
       mult.push_back(pytorch_requant_scale(s.input.scale, w.scale[static_cast<std::size_t>(o)], s.output.scale));
     }
     std::vector<std::int32_t> acc(static_cast<std::size_t>(g.output_numel()));
