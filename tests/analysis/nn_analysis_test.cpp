@@ -171,7 +171,7 @@ TEST_CASE("nn analysis: dynamic per-tensor on one huge value is detrimental, gua
 }
 
 TEST_CASE("nn analysis: digits CNN over the built-in groups", "[analysis][nn][digits]") {
-  const Digits d(200);
+  const Digits d(96);
   qa::NnEngine engine(d.model);
   const auto groups = qa::make_builtin_groups(d.test, qa::SampleShape{1, 8, 8}, qsafe::Range{0.f, 1.f}, 1);
   REQUIRE(groups.ok());
@@ -186,7 +186,7 @@ TEST_CASE("nn analysis: digits CNN over the built-in groups", "[analysis][nn][di
     const qsafe::Span<const float> row(d.float_logits.data() + i * 10, 10);
     right += static_cast<std::int64_t>(qa::argmax(row)) == d.test.labels[static_cast<std::size_t>(i)];
   }
-  CHECK(ev->groups[0].float_accuracy == Approx(static_cast<double>(right) / 200.0));
+  CHECK(ev->groups[0].float_accuracy == Approx(static_cast<double>(right) / 96.0));
   CHECK(ev->groups[0].drop_vs_float < 0.03);
   CHECK(ev->worst_degradation >= ev->groups[0].drop_vs_float);
   CHECK(ev->worst_class >= 0);
