@@ -263,6 +263,39 @@ TEST_CASE("qsafe-report on a digits subset: JSON schema, numbers that agree, wel
     CHECK(e.path().filename().string().find(".tmp.") == std::string::npos);
 }
 
+TEST_CASE("qsafe-report with --groups DIR and a subset of configurations", "[tools][report]") {
+  TempDir tmp;
+  const std::string test_x = head("test_x.npy", 40, tmp.path, "test_x.npy");
+  const std::string test_y = head("test_y.npy", 40, tmp.path, "test_y.npy");
+  const std::string calib = head("calib_x.npy", 30, tmp.path, "calib_x.npy");
+  // Two user groups: the images as they are ("day") and darkened to a third ("night").
+  const fs::path gdir = tmp.path / "groups";
+  fs::create_directories(gdir);
+  fs::copy_file(test_x, gdir / "day.npy");
+  qsafe::io::NpyArray night = qsafe::io::read_npy(test_x);
+  float* px = night.data<float>();
+  for (std::int64_t i = 0; i < night.numel(); ++i) px[i] /= 3.f;
+  qsafe::io::write_npy((gdir / "night.npy").string(), night);
+  const std::string json_path = (tmp.path / "g.json").string();
+  const Run r =
+      run_tool("--model " + quote(kDigits + "model/model.txt") + " --calib " + quote(calib) + " --test " +
+                   quote(test_x) + " --labels " + quote(test_y) + " --groups " + quote(gdir.string()) +
+                   " --configs static_mse,dynamic_per_row --quiet --out " + quote((tmp.path / "g.html").string()),
+               tmp.path);
+  INFO("stderr: " << r.err);
+  REQUIRE(r.status == 0);
+  const Value v = json_lite::parse(slurp(json_path));
+  REQUIRE(at(v, "group_names").items.size() == 2);
+  CHECK(at(v, "group_names").items[0].text == "day");
+  CHECK(at(v, "group_names").items[1].text == "night");
+  REQUIRE(at(v, "configs").items.size() == 2);
+  CHECK(at(at(v, "configs").items[0], "name").text == "static_mse");
+  CHECK(at(at(v, "configs").items[1], "name").text == "dynamic_per_row");
+  // "day" is the test set itself: float's accuracy there is float's clean accuracy on these 40.
+  CHECK(num(at(at(v, "float"), "groups").items[0], "accuracy") > 0.9);
+  CHECK(at(at(v, "mixed_precision"), "layer_choices").items.empty());  // not requested
+}
+
 TEST_CASE("qsafe-report bad input: one line naming the file, non-zero exit, no output", "[tools][report]") {
   TempDir tmp;
   const std::string test_x = head("test_x.npy", 20, tmp.path, "test_x.npy");
