@@ -107,10 +107,10 @@ struct LayerConfig {
   int activation_bits = 8;  // 2..16, unsigned affine
   ObserverKind observer = ObserverKind::min_max;
   ActPolicy policy = ActPolicy::static_range;
-  float guard_k = 2.f;                                      // guarded: envelope = k x calibrated range
-  float guard_percentile = 0.f;                             // guarded: run-time |x| percentile clip, 0 = off
+  float guard_k = 2.f;                                        // guarded: envelope = k x calibrated range
+  float guard_percentile = 0.f;                               // guarded: run-time |x| percentile clip, 0 = off
   OnViolation on_violation = OnViolation::clamp_to_envelope;  // guarded: use_float = run the layer in float
-  BitWidthRule bit_width;                                   // per-input activation width (off by default)
+  BitWidthRule bit_width;                                     // per-input activation width (off by default)
 };
 
 inline Status check_layer_config(const LayerConfig& c) noexcept {
@@ -162,21 +162,21 @@ inline Status check_config(const QuantConfig& c, std::size_t num_layers) noexcep
 // What an engine says about a quantizable layer.
 struct LayerInfo {
   std::string name;
-  std::string kind;                // "conv2d", "linear", ... (free text for foreign engines)
-  std::int64_t weight_count = 0;   // parameters (for byte budgets)
+  std::string kind;               // "conv2d", "linear", ... (free text for foreign engines)
+  std::int64_t weight_count = 0;  // parameters (for byte budgets)
   std::int64_t macs_per_sample = 0;
 };
 
 // What happened in one quantizable layer during prepare() and the runs since (cumulative).
 struct LayerRunStats {
-  bool quantized = false;               // false: the layer ran in float
-  QParams input;                        // static / envelope activation parameters (dynamic: last used)
-  QParams output;                       // output parameters when the engine requantizes, else {}
-  Range input_range;                    // calibrated range of the input (observer's range)
-  std::vector<float> weight_scales;     // per channel (or one)
-  RangeCounters counters;               // clipped / saturated / fallbacks / envelope violations ...
+  bool quantized = false;                       // false: the layer ran in float
+  QParams input;                                // static / envelope activation parameters (dynamic: last used)
+  QParams output;                               // output parameters when the engine requantizes, else {}
+  Range input_range;                            // calibrated range of the input (observer's range)
+  std::vector<float> weight_scales;             // per channel (or one)
+  RangeCounters counters;                       // clipped / saturated / fallbacks / envelope violations ...
   std::array<std::uint64_t, 17> bits_chosen{};  // bits_chosen[b]: inputs quantized at b bits
-  std::uint64_t float_fallbacks = 0;    // inputs the layer ran in float (use_float fallback)
+  std::uint64_t float_fallbacks = 0;            // inputs the layer ran in float (use_float fallback)
 };
 
 // The callback interface. Inputs are `n` samples of sample_numel() floats each (for qsafe::nn,
