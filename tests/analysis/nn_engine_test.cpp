@@ -162,3 +162,31 @@ TEST_CASE("NnEngine: errors are Status values", "[analysis][nn_engine][errors]")
   CHECK(none.run_float(Span<const float>(x), 1, Span<float>(out)) == Status::invalid_argument);
   CHECK(none.prepare(QuantConfig{}, Span<const float>(d.cx), d.n_calib) == Status::invalid_argument);
 }
+
+TEST_CASE("NnEngine: run_float remembers recent inputs and gives the same outputs", "[analysis][nn_engine]") {
+  Digits d;
+  NnEngine engine(d.model);
+  engine.set_float_cache_entries(2);
+  const std::int64_t n = 3;
+  std::vector<float> a(d.cx.begin(), d.cx.begin() + n * 64), b(d.cx.begin() + n * 64, d.cx.begin() + 2 * n * 64);
+  std::vector<float> c = a;
+  c[10] += 0.5f;
+  const auto run = [&](const std::vector<float>& x) {
+    std::vector<float> out(static_cast<std::size_t>(n * 10));
+    REQUIRE(engine.run_float(Span<const float>(x), n, Span<float>(out)) == Status::ok);
+    return out;
+  };
+  nn::Activations ref;
+  REQUIRE(d.model.forward_float(Span<const float>(a), n, ref) == Status::ok);
+  const std::vector<float> ya = run(a), yb = run(b), yc = run(c);
+  CHECK(ya == ref.outputs.back());
+  CHECK(run(a) == ya);  // hit
+  CHECK(yc != ya);      // one changed value is another input
+  CHECK(run(b) == yb);  // b was evicted (capacity 2, least recently used): recomputed, same values
+  CHECK(run(c) == yc);
+  engine.set_float_cache_entries(0);
+  CHECK(run(a) == ya);
+  // Size checks come first, whatever is remembered.
+  std::vector<float> out(static_cast<std::size_t>(n * 10));
+  CHECK(engine.run_float(Span<const float>(a.data(), a.size() - 1), n, Span<float>(out)) == Status::shape_mismatch);
+}
