@@ -310,7 +310,7 @@ class Runner {
     qsafe::Result<an::Reference> ref = an::float_reference(engine_, groups_, eo);
     if (!ref.ok()) fail("float model", ref.status());
     reference_ = std::move(ref.value());
-    const qsafe::Result<an::Evaluation> ev = an::evaluate_float(engine_, groups_, eo);
+    const qsafe::Result<an::Evaluation> ev = an::evaluate_float(engine_, groups_, reference_, eo);
     if (!ev.ok()) fail("float model", ev.status());
     for (const an::GroupEval& g : ev->groups) {
       GroupScore s = run_detail::group_score(g);
@@ -387,6 +387,7 @@ class Runner {
     mo.metric = an::Metric::accuracy_drop;
     mo.verify_top = 2;
     mo.progress = progress_fn();
+    mo.reference = &reference_;
     mp.budget = "average weight bits <= 8 (candidates per layer: float, w8a8, w4a8)";
     const qsafe::Result<an::MixedPrecisionPlan> plan = an::plan_mixed_precision(engine_, *bc, in_.calib, groups_, mo);
     if (!plan.ok()) {
@@ -428,6 +429,7 @@ class Runner {
     so.metric = metric_of(opt_.sensitivity_metric);
     so.all_but_one = true;
     so.progress = progress_fn();
+    so.reference = &reference_;
     SensitivityReport& sr = report_.sensitivity;
     sr.config = name;
     sr.metric = opt_.sensitivity_metric;
@@ -467,6 +469,7 @@ class Runner {
     co.subsets_per_size = 2;
     co.seed = ro_.seed;
     co.progress = progress_fn();
+    co.reference = &reference_;
     CalibrationReport& cr = report_.calibration;
     cr.config = name;
     const qsafe::Result<an::CalibrationRobustness> c =
@@ -544,11 +547,12 @@ class Runner {
           f.worst_corruption_drop = wc->accuracy_drop;
         }
         f.verdict = an::to_string(x.verdict);
-        f.explanation = "On the " + std::to_string(x.sources) + " inputs found from " + std::to_string(x.sources) +
-                        " test samples (" + std::to_string(x.evaluations) + " evaluations), quantized accuracy is " +
-                        term_detail::pct(f.found_accuracy) + " against float's " +
-                        term_detail::pct(f.found_float_accuracy) + " (clean: " + term_detail::pct(f.clean_accuracy) +
-                        "); the most damaging input came from " + f.worst_origin + ".";
+        f.explanation =
+            "From " + std::to_string(x.sources) + " test samples (" + std::to_string(x.evaluations) +
+            " evaluations) the search found inputs on which quantized accuracy is " +
+            term_detail::pct(f.found_accuracy) + " against float's " + term_detail::pct(f.found_float_accuracy) +
+            " (on the unperturbed samples: " + term_detail::pct(f.clean_accuracy) + " against " +
+            term_detail::pct(f.clean_float_accuracy) + "); the most damaging input came from " + f.worst_origin + ".";
       } else {
         f.verdict = "error";
         f.explanation = std::string("failed: ") + qsafe::to_string(res.status());
