@@ -149,3 +149,40 @@ TEST_CASE("failure search: bad input", "[analysis][failure_search]") {
   o.corruptions = {{"bad", qa::CorruptionKind::contrast, 2.f, 1.f, 0, 0}};
   CHECK(qa::failure_search(m, cfg, calib, inputs, o).status() == Status::invalid_argument);
 }
+
+TEST_CASE("failure search: a per-input bit-width rule fooled by one large value is detrimental",
+          "[analysis][failure_search]") {
+  // Rule: inputs with max |x| <= 1.5 get 8 bits, others 2 bits. A value of 10 in the dead feature
+  // makes layer 0 quantize [0, 10] on 4 levels (every real feature rounds to 0); plain dynamic
+  // 8-bit on the same inputs keeps ~25 levels per unit and is robust.
+  qsafe_test::ToyMlp m = qsafe_test::make_bars_mlp(false);
+  const qa::Dataset calib = qsafe_test::make_bars(64, 1);
+  qa::Dataset inputs = qsafe_test::make_bars(32, 2);
+  for (std::int64_t s = 0; s < inputs.n; ++s)
+    inputs.x[static_cast<std::size_t>(s * qsafe_test::kBarsFeatures + qsafe_test::kDeadFeature)] = 10.f;
+  qa::QuantConfig rule = qsafe_test::uniform_config("bit_rule", qa::ActPolicy::dynamic_per_tensor);
+  rule.all.bit_width.enabled = true;
+  rule.all.bit_width.statistic = qa::InputStatistic::max_abs;
+  rule.all.bit_width.thresholds = {1.5f};
+  rule.all.bit_width.bits = {8, 2};
+  const qa::FailureSearchOptions o = small_search();
+  const auto r = qa::failure_search(m, rule, calib, inputs, o);
+  REQUIRE(r.ok());
+  CHECK(r->verdict == qa::Verdict::detrimental);
+  CHECK(r->clean_float_accuracy == 1.0);
+  CHECK(r->clean_accuracy == Approx(0.25));
+  const auto plain =
+      qa::failure_search(m, qsafe_test::uniform_config("dyn8", qa::ActPolicy::dynamic_per_tensor), calib, inputs, o);
+  REQUIRE(plain.ok());
+  CHECK(plain->verdict == qa::Verdict::robust);
+  // The evaluation shows the rule's choices per group: 2 bits on every spiked input at layer 0.
+  const std::vector<qa::Group> groups = {qa::as_group(qsafe_test::make_bars(32, 2), "clean"),
+                                         qa::as_group(inputs, "spiked")};
+  const auto ev = qa::evaluate(m, rule, calib, groups);
+  REQUIRE(ev.ok());
+  CHECK(ev->groups[0].layers[0].bits_chosen[8] == 32);
+  CHECK(ev->groups[0].layers[0].bits_chosen[2] == 0);
+  CHECK(ev->groups[1].layers[0].bits_chosen[2] == 32);
+  CHECK(ev->groups[1].layers[1].bits_chosen[8] == 32);
+  CHECK(ev->saturation[0].bits_chosen[2] == 32);
+}
