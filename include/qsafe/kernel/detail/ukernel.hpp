@@ -34,6 +34,10 @@
 // outside [row_begin, row_end) nor write columns >= col_begin + cols. The panel, its col_sums
 // (kNr of them) and the padding inside them are qsafe's own and may be read in full.
 //
+// A is read-only: a kernel must never write A (nor a packed copy another task may read), and must
+// accept rows that overlap (lda shorter than K). conv2d relies on it: its row buffer passes
+// overlapping windows of one input row as consecutive rows of A.
+//
 // A kernel may do anything internally (this contract is all the driver and tests rely on). The
 // helpers below give every kernel the scalar epilogue for free: finish_element() applies the
 // zero-point correction, the pipeline and the store exactly as the reference does.
@@ -105,6 +109,12 @@ struct GemmEpilogue {
   }
 };
 
+// Whether a pipeline's first stage is AddBias (kernels fold it into the zero-point correction).
+template <class Pipeline>
+struct starts_with_bias : std::false_type {};
+template <class... S>
+struct starts_with_bias<OutputPipeline<AddBias, S...>> : std::true_type {};
+
 // u(a): A's value as the unsigned operand of a u8 x s8 dot product.
 QSAFE_ALWAYS_INLINE std::int32_t activation_u8(std::uint8_t a) noexcept { return a; }
 QSAFE_ALWAYS_INLINE std::int32_t activation_u8(std::int8_t a) noexcept { return static_cast<std::int32_t>(a) + 128; }
@@ -122,11 +132,15 @@ QSAFE_ALWAYS_INLINE void finish_element(const GemmEpilogue<Out, Pipeline>& epi, 
 // Copies the last k % 4 values of a row into a zero-padded 4-byte group (the K tail of kernels
 // that read A four bytes at a time). Only bytes inside the row are read; the padding bytes meet
 // zero weights (the panel is zero-padded in k), so their value does not matter.
+// No loop: GCC turns a byte-copy loop into a call to memcpy, and any call inside a micro-kernel
+// makes it keep the register tile in memory (calls clobber every vector register).
 template <class AType>
 QSAFE_ALWAYS_INLINE std::uint32_t load_tail_group(const AType* row, std::int64_t k) noexcept {
   const std::int64_t full = k & ~std::int64_t{3};
   unsigned char bytes[4] = {0, 0, 0, 0};
-  for (std::int64_t i = full; i < k; ++i) bytes[i - full] = static_cast<unsigned char>(row[i]);
+  if (k > full) bytes[0] = static_cast<unsigned char>(row[full]);
+  if (k > full + 1) bytes[1] = static_cast<unsigned char>(row[full + 1]);
+  if (k > full + 2) bytes[2] = static_cast<unsigned char>(row[full + 2]);
   std::uint32_t v;
   std::memcpy(&v, bytes, 4);
   return v;

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <tuple>
+#include <type_traits>
 
 #include "qsafe/config.hpp"
 #include "qsafe/kernel/arch/avx512_vnni/arch.hpp"
@@ -35,17 +37,17 @@ struct Lanes16 {
   __mmask16 mask;
 };
 
-QSAFE_AVX512_INLINE __m512i load_channel(Span<const std::int32_t> s, const Lanes16& l) noexcept {
-  return s.size() == 1 ? _mm512_set1_epi32(s.data()[0]) : _mm512_maskz_loadu_epi32(l.mask, s.data() + l.col);
+QSAFE_AVX512_INLINE __m512i load_channel(Span<const std::int32_t> s, std::int64_t col, __mmask16 mask) noexcept {
+  return s.size() == 1 ? _mm512_set1_epi32(s.data()[0]) : _mm512_maskz_loadu_epi32(mask, s.data() + col);
 }
 
-QSAFE_AVX512_INLINE __m512 load_channel(Span<const float> s, const Lanes16& l) noexcept {
-  return s.size() == 1 ? _mm512_set1_ps(s.data()[0]) : _mm512_maskz_loadu_ps(l.mask, s.data() + l.col);
+QSAFE_AVX512_INLINE __m512 load_channel(Span<const float> s, std::int64_t col, __mmask16 mask) noexcept {
+  return s.size() == 1 ? _mm512_set1_ps(s.data()[0]) : _mm512_maskz_loadu_ps(mask, s.data() + col);
 }
 
 // Per-channel {multiplier, shift} pairs, split into two vectors.
-QSAFE_AVX512_INLINE void load_multipliers(Span<const QuantizedMultiplier> s, const Lanes16& l, __m512i& mult,
-                                          __m512i& shift) noexcept {
+QSAFE_AVX512_INLINE void load_multipliers(Span<const QuantizedMultiplier> s, std::int64_t col, __mmask16 mask,
+                                          __m512i& mult, __m512i& shift) noexcept {
   static_assert(sizeof(QuantizedMultiplier) == 8 && offsetof(QuantizedMultiplier, shift) == 4,
                 "QuantizedMultiplier must be {int32 multiplier; int32 shift}");
   if (s.size() == 1) {
@@ -54,9 +56,9 @@ QSAFE_AVX512_INLINE void load_multipliers(Span<const QuantizedMultiplier> s, con
     return;
   }
   // Lane i of the 64-bit view is pair i: masks of the first and second 8 pairs.
-  const auto m_lo = static_cast<__mmask8>(l.mask & 0xff);
-  const auto m_hi = static_cast<__mmask8>(l.mask >> 8);
-  const auto* p = reinterpret_cast<const long long*>(s.data() + l.col);
+  const auto m_lo = static_cast<__mmask8>(mask & 0xff);
+  const auto m_hi = static_cast<__mmask8>(mask >> 8);
+  const auto* p = reinterpret_cast<const long long*>(s.data() + col);
   const __m512i lo = _mm512_maskz_loadu_epi64(m_lo, p);
   const __m512i hi = _mm512_maskz_loadu_epi64(m_hi, p + 8);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -65,88 +67,177 @@ QSAFE_AVX512_INLINE void load_multipliers(Span<const QuantizedMultiplier> s, con
   shift = _mm512_permutex2var_epi32(lo, odd, hi);
 }
 
-QSAFE_AVX512_INLINE __m512i apply(arch::avx512_vnni, const AddBias& s, __m512i v, const Lanes16& l) noexcept {
-  return _mm512_add_epi32(v, load_channel(s.bias, l));
-}
-
 // round(x * m / 2^31), ties up: the high half of the 64-bit product plus 2^30, lanes done in even
-// and odd halves (vpmuldq multiplies the low dword of each qword). m >= 0, so no saturation case.
-QSAFE_AVX512_INLINE __m512i srdhm(__m512i x, __m512i m) noexcept {
+// and odd halves (vpmuldq multiplies the low dword of each qword; m_odd = m >> 32 per qword).
+// m >= 0, so no saturation case.
+QSAFE_AVX512_INLINE __m512i srdhm(__m512i x, __m512i m, __m512i m_odd) noexcept {
   const __m512i nudge = _mm512_set1_epi64(std::int64_t{1} << 30);
   const __m512i even = _mm512_add_epi64(_mm512_mul_epi32(x, m), nudge);
-  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)), nudge);
+  const __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m_odd), nudge);
   // Result = bits 31..62 of each sum: low dword of (even >> 31), high dword of (odd << 1).
   return _mm512_mask_blend_epi32(0xaaaa, _mm512_srli_epi64(even, 31), _mm512_slli_epi64(odd, 1));
 }
 
-// round(x / 2^e), ties away from zero (gemmlowp's RoundingDivideByPOT), e in [0, 31] per lane.
-QSAFE_AVX512_INLINE __m512i rounding_divide_by_pot(__m512i x, __m512i e) noexcept {
-  const __m512i one = _mm512_set1_epi32(1);
-  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, e), one);
-  const __m512i remainder = _mm512_and_si512(x, mask);
-  const __m512i threshold = _mm512_add_epi32(_mm512_srli_epi32(mask, 1), _mm512_srli_epi32(x, 31));
-  const __m512i q = _mm512_srav_epi32(x, e);
-  return _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(remainder, threshold), q, one);
-}
+// Every stage's parameters for one ZMM column of C (16 output channels from `col`): load() reads
+// them and precomputes whatever depends only on the channel (shift masks, rounding terms, the
+// per-tensor scale product), apply(v, row) is the per-row arithmetic alone.
+template <class Stage>
+struct ZmmStage;
 
-QSAFE_AVX512_INLINE __m512i apply(arch::avx512_vnni, const RequantizeQ31& s, __m512i v, const Lanes16& l) noexcept {
-  __m512i mult, shift;
-  load_multipliers(s.multiplier, l, mult, shift);
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i left = _mm512_max_epi32(shift, zero);
-  const __m512i right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-  const __m512i x = _mm512_sllv_epi32(v, left);  // wraps, as the scalar reference defines
-  const __m512i y = rounding_divide_by_pot(srdhm(x, mult), right);
-  return _mm512_add_epi32(y, _mm512_set1_epi32(s.zero_point));
-}
+template <>
+struct ZmmStage<AddBias> {
+  __m512i bias;
+  QSAFE_AVX512_INLINE static ZmmStage load(const AddBias& s, std::int64_t col, __mmask16 mask) noexcept {
+    return {load_channel(s.bias, col, mask)};
+  }
+  QSAFE_AVX512_INLINE __m512i apply(__m512i v, std::int64_t) const noexcept { return _mm512_add_epi32(v, bias); }
+};
 
-QSAFE_AVX512_INLINE __m512i apply(arch::avx512_vnni, const RequantizeQ31SingleRound& s, __m512i v,
-                                  const Lanes16& l) noexcept {
-  __m512i mult, shift;
-  load_multipliers(s.multiplier, l, mult, shift);
-  const __m512i total = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);  // [1, 62]
-  const __m512i low32 = _mm512_set1_epi64(0xffffffffLL);
-  const __m512i total_even = _mm512_and_si512(total, low32);
-  const __m512i total_odd = _mm512_srli_epi64(total, 32);
-  const __m512i one = _mm512_set1_epi64(1);
-  const __m512i lo = _mm512_set1_epi64(-2147483648LL), hi = _mm512_set1_epi64(2147483647LL);
-  __m512i even = _mm512_mul_epi32(v, mult);
-  __m512i odd = _mm512_mul_epi32(_mm512_srli_epi64(v, 32), _mm512_srli_epi64(mult, 32));
-  even =
-      _mm512_srav_epi64(_mm512_add_epi64(even, _mm512_sllv_epi64(one, _mm512_sub_epi64(total_even, one))), total_even);
-  odd = _mm512_srav_epi64(_mm512_add_epi64(odd, _mm512_sllv_epi64(one, _mm512_sub_epi64(total_odd, one))), total_odd);
-  even = _mm512_min_epi64(_mm512_max_epi64(even, lo), hi);
-  odd = _mm512_min_epi64(_mm512_max_epi64(odd, lo), hi);
-  const __m512i y = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64(odd, 32));
-  return _mm512_add_epi32(y, _mm512_set1_epi32(s.zero_point));
-}
+// multiply_by_quantized_multiplier: (v << left) -> srdhm -> round(/ 2^right), ties away from zero
+// (gemmlowp's RoundingDivideByPOT: remainder > (2^right - 1) / 2 + [v < 0] rounds up), then + zp.
+template <>
+struct ZmmStage<RequantizeQ31> {
+  __m512i mult, mult_odd, left, right, low_bits, half, zero_point;
+  QSAFE_AVX512_INLINE static ZmmStage load(const RequantizeQ31& s, std::int64_t col, __mmask16 mask) noexcept {
+    ZmmStage z;
+    __m512i shift;
+    load_multipliers(s.multiplier, col, mask, z.mult, shift);
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    z.mult_odd = _mm512_srli_epi64(z.mult, 32);
+    z.left = _mm512_max_epi32(shift, zero);
+    z.right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+    z.low_bits = _mm512_sub_epi32(_mm512_sllv_epi32(one, z.right), one);
+    z.half = _mm512_srli_epi32(z.low_bits, 1);
+    z.zero_point = _mm512_set1_epi32(s.zero_point);
+    return z;
+  }
+  QSAFE_AVX512_INLINE __m512i apply(__m512i v, std::int64_t) const noexcept {
+    const __m512i x = srdhm(_mm512_sllv_epi32(v, left), mult, mult_odd);  // the shift wraps, as the reference
+    const __m512i threshold = _mm512_add_epi32(half, _mm512_srli_epi32(x, 31));
+    const __m512i q = _mm512_srav_epi32(x, right);
+    const __m512i y = _mm512_mask_add_epi32(q, _mm512_cmpgt_epi32_mask(_mm512_and_si512(x, low_bits), threshold), q,
+                                            _mm512_set1_epi32(1));
+    return _mm512_add_epi32(y, zero_point);
+  }
+};
 
-QSAFE_AVX512_INLINE __m512i apply(arch::avx512_vnni, const RequantizeFloat& s, __m512i v, const Lanes16& l) noexcept {
-  const __m512 limit = _mm512_set1_ps(kRequantizeFloatLimit);
-  __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(v), load_channel(s.multiplier, l));
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_sub_ps(_mm512_setzero_ps(), limit)), limit);
-  const __m512i q = _mm512_cvt_roundps_epi32(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // half even
-  return _mm512_add_epi32(q, _mm512_set1_epi32(s.zero_point));
-}
+// (v * mult + 2^(total-1)) >> total, total = 31 - shift in [1, 62], saturated to int32, + zp; in
+// 64-bit even and odd halves.
+template <>
+struct ZmmStage<RequantizeQ31SingleRound> {
+  __m512i mult, mult_odd, total_even, total_odd, round_even, round_odd, zero_point;
+  QSAFE_AVX512_INLINE static ZmmStage load(const RequantizeQ31SingleRound& s, std::int64_t col,
+                                           __mmask16 mask) noexcept {
+    ZmmStage z;
+    __m512i shift;
+    load_multipliers(s.multiplier, col, mask, z.mult, shift);
+    const __m512i total = _mm512_sub_epi32(_mm512_set1_epi32(31), shift);
+    const __m512i one = _mm512_set1_epi64(1);
+    z.mult_odd = _mm512_srli_epi64(z.mult, 32);
+    z.total_even = _mm512_and_si512(total, _mm512_set1_epi64(0xffffffffLL));
+    z.total_odd = _mm512_srli_epi64(total, 32);
+    z.round_even = _mm512_sllv_epi64(one, _mm512_sub_epi64(z.total_even, one));
+    z.round_odd = _mm512_sllv_epi64(one, _mm512_sub_epi64(z.total_odd, one));
+    z.zero_point = _mm512_set1_epi32(s.zero_point);
+    return z;
+  }
+  QSAFE_AVX512_INLINE __m512i apply(__m512i v, std::int64_t) const noexcept {
+    const __m512i lo = _mm512_set1_epi64(-2147483648LL), hi = _mm512_set1_epi64(2147483647LL);
+    __m512i even = _mm512_add_epi64(_mm512_mul_epi32(v, mult), round_even);
+    __m512i odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), mult_odd), round_odd);
+    even = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(even, total_even), lo), hi);
+    odd = _mm512_min_epi64(_mm512_max_epi64(_mm512_srav_epi64(odd, total_odd), lo), hi);
+    const __m512i y = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_slli_epi64(odd, 32));
+    return _mm512_add_epi32(y, zero_point);
+  }
+};
 
-QSAFE_AVX512_INLINE __m512 apply(arch::avx512_vnni, const Dequantize& s, __m512i v, const Lanes16& l) noexcept {
-  const float sa = channel(s.activation_scale, l.row);
-  const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(sa), load_channel(s.weight_scale, l));
-  __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), scale);
-  if (s.bias.empty()) return y;
-  __asm__("" : "+v"(y));  // round the product before the add: never an FMA (see scalar opaque())
-  return _mm512_add_ps(y, _mm512_maskz_loadu_ps(l.mask, s.bias.data() + l.col));
-}
+// round_half_even(clamp(float(v) * mult, lower, upper)) + zp, with [lower, upper] = [-2^30, 2^30]
+// unless fold_u8_floor() raised lower.
+template <>
+struct ZmmStage<RequantizeFloat> {
+  __m512 mult, lower, upper;
+  __m512i zero_point;
+  std::int32_t zp;
+  QSAFE_AVX512_INLINE static ZmmStage load(const RequantizeFloat& s, std::int64_t col, __mmask16 mask) noexcept {
+    return {load_channel(s.multiplier, col, mask), _mm512_set1_ps(-kRequantizeFloatLimit),
+            _mm512_set1_ps(kRequantizeFloatLimit), _mm512_set1_epi32(s.zero_point), s.zero_point};
+  }
+  QSAFE_AVX512_INLINE __m512i apply(__m512i v, std::int64_t) const noexcept {
+    __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(v), mult);
+    x = _mm512_min_ps(_mm512_max_ps(x, lower), upper);
+    const __m512i q = _mm512_cvt_roundps_epi32(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // half even
+    return _mm512_add_epi32(q, zero_point);
+  }
+};
 
-QSAFE_AVX512_INLINE __m512i apply(arch::avx512_vnni, const Clamp& s, __m512i v, const Lanes16&) noexcept {
-  return _mm512_min_epi32(_mm512_max_epi32(v, _mm512_set1_epi32(s.lo)), _mm512_set1_epi32(s.hi));
-}
+template <>
+struct ZmmStage<Dequantize> {
+  __m512 weight_scale, scale, bias;  // scale = sa * sw when sa is per tensor
+  const float* row_scale;            // sa per row, or null
+  bool has_bias;
+  QSAFE_AVX512_INLINE static ZmmStage load(const Dequantize& s, std::int64_t col, __mmask16 mask) noexcept {
+    ZmmStage z;
+    z.weight_scale = load_channel(s.weight_scale, col, mask);
+    z.row_scale = s.activation_scale.size() == 1 ? nullptr : s.activation_scale.data();
+    z.scale = _mm512_mul_ps(_mm512_set1_ps(s.activation_scale.data()[0]), z.weight_scale);
+    z.has_bias = !s.bias.empty();
+    z.bias = z.has_bias ? _mm512_maskz_loadu_ps(mask, s.bias.data() + col) : _mm512_setzero_ps();
+    return z;
+  }
+  QSAFE_AVX512_INLINE __m512 apply(__m512i v, std::int64_t row) const noexcept {
+    const __m512 sc = row_scale == nullptr ? scale : _mm512_mul_ps(_mm512_set1_ps(row_scale[row]), weight_scale);
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(v), sc);
+    if (!has_bias) return y;  // (adding +0 instead would turn -0 into +0)
+    __asm__("" : "+v"(y));    // round the product before the add: never an FMA (see scalar opaque())
+    return _mm512_add_ps(y, bias);
+  }
+};
+
+template <>
+struct ZmmStage<Clamp> {
+  __m512i lo, hi;
+  bool nonnegative;  // lo >= 0
+  QSAFE_AVX512_INLINE static ZmmStage load(const Clamp& s, std::int64_t, __mmask16) noexcept {
+    return {_mm512_set1_epi32(s.lo), _mm512_set1_epi32(s.hi), s.lo >= 0};
+  }
+  QSAFE_AVX512_INLINE __m512i apply(__m512i v, std::int64_t) const noexcept {
+    return _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
+  }
+};
 
 // Compare-and-select, not vmaxps: it keeps -0.0 as the scalar `v < lo ? lo : v` does.
-QSAFE_AVX512_INLINE __m512 apply(arch::avx512_vnni, const ClampFloat& s, __m512 v, const Lanes16&) noexcept {
-  const __m512 lo = _mm512_set1_ps(s.lo), hi = _mm512_set1_ps(s.hi);
-  v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
-  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+template <>
+struct ZmmStage<ClampFloat> {
+  __m512 lo, hi;
+  QSAFE_AVX512_INLINE static ZmmStage load(const ClampFloat& s, std::int64_t, __mmask16) noexcept {
+    return {_mm512_set1_ps(s.lo), _mm512_set1_ps(s.hi)};
+  }
+  QSAFE_AVX512_INLINE __m512 apply(__m512 v, std::int64_t) const noexcept {
+    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), v, lo);
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+  }
+};
+
+// Whether the last stage can make its results >= 0 itself, so a uint8 store needs no vpmaxsd
+// before its unsigned saturation. RequantizeFloat: clamping float(v) * mult below at -zp instead of
+// -2^30 gives round(x) + zp >= 0 and changes no stored byte (any x < -zp stores 0 either way); exact
+// while -zp is a float, i.e. |zp| <= 2^24. Clamp: when lo >= 0.
+template <class Stage>
+QSAFE_AVX512_INLINE bool fold_u8_floor(ZmmStage<Stage>&) noexcept {
+  return false;
+}
+QSAFE_AVX512_INLINE bool fold_u8_floor(ZmmStage<RequantizeFloat>& z) noexcept {
+  if (z.zp < -(1 << 24) || z.zp > (1 << 24)) return false;
+  z.lower = _mm512_set1_ps(static_cast<float>(-z.zp));
+  return true;
+}
+QSAFE_AVX512_INLINE bool fold_u8_floor(ZmmStage<Clamp>& z) noexcept { return z.nonnegative; }
+
+// One stage on one vector (parameters loaded for this call alone).
+template <class Stage, class V>
+QSAFE_AVX512_INLINE auto apply(arch::avx512_vnni, const Stage& s, V v, const Lanes16& l) noexcept {
+  return ZmmStage<Stage>::load(s, l.col, l.mask).apply(v, l.row);
 }
 
 template <std::size_t I, class Pipeline, class V>
@@ -157,6 +248,12 @@ QSAFE_AVX512_INLINE auto apply_stages(arch::avx512_vnni isa, const Pipeline& p, 
     return apply_stages<I + 1>(isa, p, apply(isa, std::get<I>(p.stages), v, l), l);
   }
 }
+
+// Stages I.. of the pipeline on v, then the store into `out`. A uint8 store after a last stage
+// that can keep its results >= 0 (fold_u8_floor) skips its own clamp at 0.
+template <std::size_t I, class Pipeline, class V, class Out>
+QSAFE_AVX512_INLINE void apply_and_store(arch::avx512_vnni isa, const Pipeline& p, V v, const Lanes16& l,
+                                         Out* out) noexcept;
 
 QSAFE_AVX512_INLINE void store(arch::avx512_vnni, std::int32_t* out, __m512i v, __mmask16 m) noexcept {
   _mm512_mask_storeu_epi32(out, m, v);
@@ -170,6 +267,34 @@ QSAFE_AVX512_INLINE void store(arch::avx512_vnni, std::uint8_t* out, __m512i v, 
 }
 QSAFE_AVX512_INLINE void store(arch::avx512_vnni, float* out, __m512 v, __mmask16 m) noexcept {
   _mm512_mask_storeu_ps(out, m, v);
+}
+// The same, knowing whether v >= 0 already (fold_u8_floor): only the uint8 store uses it.
+template <class Out, class V>
+QSAFE_AVX512_INLINE void store(arch::avx512_vnni isa, Out* out, V v, __mmask16 m, bool) noexcept {
+  store(isa, out, v, m);
+}
+QSAFE_AVX512_INLINE void store(arch::avx512_vnni isa, std::uint8_t* out, __m512i v, __mmask16 m,
+                               bool nonnegative) noexcept {
+  if (nonnegative) {
+    _mm512_mask_cvtusepi32_storeu_epi8(out, m, v);
+  } else {
+    store(isa, out, v, m);
+  }
+}
+
+template <std::size_t I, class Pipeline, class V, class Out>
+QSAFE_AVX512_INLINE void apply_and_store(arch::avx512_vnni isa, const Pipeline& p, V v, const Lanes16& l,
+                                         Out* out) noexcept {
+  if constexpr (I == Pipeline::size) {
+    store(isa, out, v, l.mask);
+  } else if constexpr (I + 1 == Pipeline::size && std::is_same<Out, std::uint8_t>::value) {
+    using Last = std::tuple_element_t<I, decltype(p.stages)>;
+    ZmmStage<Last> z = ZmmStage<Last>::load(std::get<I>(p.stages), l.col, l.mask);
+    const bool nonnegative = fold_u8_floor(z);
+    store(isa, out, z.apply(v, l.row), l.mask, nonnegative);
+  } else {
+    apply_and_store<I + 1>(isa, p, apply(isa, std::get<I>(p.stages), v, l), l, out);
+  }
 }
 
 }  // namespace detail

@@ -52,21 +52,25 @@ struct GemmUkernel<arch::avx512_vnni> {
 
   template <class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX512_VNNI static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
+    // A local copy of the stages: a byte store into C may alias *e.pipeline, which would make the
+    // compiler reload (and re-test) every span after each store.
+    const Pipeline p = *e.pipeline;
     std::int64_t m = t.row_begin;
-    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e);
-    tail_rows<kMr - 1>(t, m, e);
+    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e, p);
+    tail_rows<kMr - 1>(t, m, e, p);
   }
 
  private:
   // The last row_end - m (< kMr) rows, with a tile of exactly that height.
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
-                                                                     const GemmEpilogue<Out, Pipeline>& e) noexcept {
+                                                                     const GemmEpilogue<Out, Pipeline>& e,
+                                                                     const Pipeline& p) noexcept {
     if constexpr (R > 0) {
       if (t.row_end - m == R) {
-        tile<R>(t, m, e);
+        tile<R>(t, m, e, p);
       } else {
-        tail_rows<R - 1>(t, m, e);
+        tail_rows<R - 1>(t, m, e, p);
       }
     }
   }
@@ -110,24 +114,34 @@ struct GemmUkernel<arch::avx512_vnni> {
   }
 
   template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(
-      const __m512i (&acc)[kNv], const __m512i (&corr)[kNv], const GemmTask<AType>& t, std::int64_t row, Out* c,
-      const GemmEpilogue<Out, Pipeline>& e) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv],
+                                                                          const __m512i (&corr)[kNv],
+                                                                          const GemmTask<AType>& t, std::int64_t row,
+                                                                          Out* c, const GemmEpilogue<Out, Pipeline>& e,
+                                                                          const Pipeline& p) noexcept {
     if constexpr (v < kNv) {
-      finish_vector<v>(acc[v], corr[v], t, row, c, e);
-      finish_vectors<v + 1>(acc, corr, t, row, c, e);
+      finish_vector<v>(acc[v], corr[v], t, row, c, p);
+      finish_vectors<v + 1>(acc, corr, t, row, c, e, p);
     }
   }
 
   // corr[v] = zp_u * col_sums[16v .. 16v + 15]: the zero-point correction of one row. Per-tensor
   // zero points share it across the tile's rows (one vpmulld per vector per tile, not per row).
-  template <int v, class AType>
+  // A leading AddBias is folded in: corr[v] -= bias, so acc - corr = (acc - zp_u * sums) + bias
+  // (mod 2^32: the same bits), and the bias is loaded once per tile instead of once per row.
+  template <int v, class AType, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void make_corrections(__m512i (&corr)[kNv],
-                                                                            const GemmTask<AType>& t,
-                                                                            std::int32_t zp) noexcept {
+                                                                            const GemmTask<AType>& t, std::int32_t zp,
+                                                                            const Pipeline& p) noexcept {
     if constexpr (v < kNv) {
       corr[v] = _mm512_mullo_epi32(_mm512_set1_epi32(zp), _mm512_loadu_si512(t.col_sums + 16 * v));
-      make_corrections<v + 1>(corr, t, zp);
+      if constexpr (starts_with_bias<Pipeline>::value) {
+        const int left = t.cols - 16 * v;  // lanes past N: no bias (their results are not stored)
+        const __mmask16 mask =
+            left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>(left <= 0 ? 0u : (1u << left) - 1u);
+        corr[v] = _mm512_sub_epi32(corr[v], load_channel(std::get<0>(p.stages).bias, t.col_begin + 16 * v, mask));
+      }
+      make_corrections<v + 1>(corr, t, zp, p);
     }
   }
 
@@ -161,30 +175,33 @@ struct GemmUkernel<arch::avx512_vnni> {
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv],
                                                                        __m512i (&corr)[kNv], const GemmTask<AType>& t,
                                                                        std::int64_t m0,
-                                                                       const GemmEpilogue<Out, Pipeline>& e) noexcept {
+                                                                       const GemmEpilogue<Out, Pipeline>& e,
+                                                                       const Pipeline& p) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
-      if (r > 0 && e.zero_point_per_row) make_corrections<0>(corr, t, e.zero_point_u(row));
-      finish_vectors<0>(acc[r], corr, t, row, e.c + row * e.ldc + t.col_begin, e);
-      finish_rows<r + 1, R>(acc, corr, t, m0, e);
+      if (r > 0 && e.zero_point_per_row) make_corrections<0>(corr, t, e.zero_point_u(row), p);
+      finish_vectors<0>(acc[r], corr, t, row, e.c + row * e.ldc + t.col_begin, e, p);
+      finish_rows<r + 1, R>(acc, corr, t, m0, e, p);
     }
   }
 
   template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(
-      __m512i acc, __m512i corr, const GemmTask<AType>& t, std::int64_t row, Out* c,
-      const GemmEpilogue<Out, Pipeline>& e) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, __m512i corr,
+                                                                         const GemmTask<AType>& t, std::int64_t row,
+                                                                         Out* c, const Pipeline& p) noexcept {
     const int left = t.cols - 16 * v;
     if (left <= 0) return;
     const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
     const __m512i x = _mm512_sub_epi32(acc, corr);
     const Lanes16 lanes{row, t.col_begin + 16 * v, mask};
-    store(arch::avx512_vnni{}, c + 16 * v, apply_stages<0>(arch::avx512_vnni{}, *e.pipeline, x, lanes), mask);
+    constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in corr
+    apply_and_store<kFirst>(arch::avx512_vnni{}, p, x, lanes, c + 16 * v);
   }
 
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tile(const GemmTask<AType>& t, std::int64_t m0,
-                                                                const GemmEpilogue<Out, Pipeline>& e) noexcept {
+                                                                const GemmEpilogue<Out, Pipeline>& e,
+                                                                const Pipeline& p) noexcept {
     __m512i acc[R][kNv];
     QSAFE_UNROLL
     for (int i = 0; i < R * kNv; ++i) acc[i / kNv][i % kNv] = _mm512_setzero_si512();
@@ -204,8 +221,8 @@ struct GemmUkernel<arch::avx512_vnni> {
       dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
     }
     __m512i corr[kNv];
-    make_corrections<0>(corr, t, e.zero_point_u(m0));
-    finish_rows<0, R>(acc, corr, t, m0, e);
+    make_corrections<0>(corr, t, e.zero_point_u(m0), p);
+    finish_rows<0, R>(acc, corr, t, m0, e, p);
   }
 };
 
