@@ -8,9 +8,9 @@
 //   acc[n][oh][ow][c] = sum_{kh, kw} (x[n][ih][iw][c] - x_zero_point) * w[c][0][kh][kw]
 //      ih = oh * stride_h - pad_top + kh * dilation_h, iw likewise (taps outside the input skipped);
 //      exact in int32 for kernel_h * kernel_w <= kGemmMaxK (65793).
-//   y  NHWC [batch, out_h, out_w, C] of int32, int8, uint8 or float: pipeline(acc) with the GEMM's
-//      output stages (output_stage.hpp), channel c as the stage column, row 0 (so Dequantize's
-//      activation scale is one value). An empty pipeline() stores the raw accumulators.
+//   y  NHWC [batch, out_h, out_w, C], not overlapping x, of int32, int8, uint8 or float: pipeline(acc)
+//      with the GEMM's output stages (output_stage.hpp), channel c as the stage column, row 0 (so
+//      Dequantize's activation scale is one value). An empty pipeline() stores the raw accumulators.
 //
 // Geometry: core/conv_geometry.hpp (any kernel size, stride, dilation, asymmetric padding) with
 // groups == in_channels == out_channels (depth multiplier 1). 3x3 and 5x5 have unrolled kernels on

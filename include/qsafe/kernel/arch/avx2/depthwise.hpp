@@ -48,9 +48,7 @@ struct DepthwiseUkernel<arch::avx2> {
 
   template <class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX2 static void run(const DepthwiseRun<AType, Out, Pipeline>& r) noexcept {
-    // A local copy of the pipeline: stores through y (uint8_t may alias anything) then cannot
-    // force its parameters to be reloaded for every pixel.
-    const Pipeline pipe = *r.pipeline;
+    const Pipeline& pipe = *r.pipeline;
     const std::int64_t vector_channels = r.channels & ~std::int64_t{7};
     if (vector_channels > 0) {
       // Unrolled windows with column reuse need dilation_w = 1 and stride_w 1 or 2.
@@ -78,18 +76,32 @@ struct DepthwiseUkernel<arch::avx2> {
 
   // Pixels of the run in groups of P (then 4, then one at a time); S > 0: KH x KW window, stride
   // S, dilation 1 (columns shared between neighbouring pixels are loaded once).
+  // A function of its own per window variant (not inlined into run()): smaller functions for the
+  // register allocator, and a much shorter compile, sanitizer builds especially. The run and the
+  // pipeline are copied into locals: stores through y (uint8_t may alias anything) then cannot
+  // force them to be reloaded for every pixel. Tiles of P pixels; the last partial tile of a run
+  // overlaps the previous one (as the AVX-512 kernel); runs shorter than 4 take the tap loop.
   template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
-  QSAFE_AVX2_INLINE static void pixels(const DepthwiseRun<AType, Out, Pipeline>& r, const Pipeline& pipe,
+  QSAFE_TARGET_AVX2 static void pixels(const DepthwiseRun<AType, Out, Pipeline>& run, const Pipeline& pipeline,
                                        std::int64_t channels) noexcept {
-    std::int64_t p = 0;
-    for (; p + P <= r.count; p += P)
-      for (std::int64_t c = 0; c < channels; c += 8) block<P, KH, KW, S, kFull>(r, pipe, p, c);
-    if constexpr (P > 4) {
+    const DepthwiseRun<AType, Out, Pipeline> r = run;
+    const Pipeline pipe = pipeline;
+    if (r.count >= P) {
+      std::int64_t p = 0;
+      for (; p + P <= r.count; p += P)
+        for (std::int64_t c = 0; c < channels; c += 8) block<P, KH, KW, S, kFull>(r, pipe, p, c);
+      if (p < r.count)
+        for (std::int64_t c = 0; c < channels; c += 8) block<P, KH, KW, S, kFull>(r, pipe, r.count - P, c);
+    } else if (P > 4 && r.count >= 4) {
+      std::int64_t p = 0;
       for (; p + 4 <= r.count; p += 4)
         for (std::int64_t c = 0; c < channels; c += 8) block<4, KH, KW, S, kFull>(r, pipe, p, c);
+      if (p < r.count)
+        for (std::int64_t c = 0; c < channels; c += 8) block<4, KH, KW, S, kFull>(r, pipe, r.count - 4, c);
+    } else {
+      for (std::int64_t p = 0; p < r.count; ++p)
+        for (std::int64_t c = 0; c < channels; c += 8) block<1, 0, 0, 0, kFull>(r, pipe, p, c);
     }
-    for (; p < r.count; ++p)
-      for (std::int64_t c = 0; c < channels; c += 8) block<1, KH, KW, S, kFull>(r, pipe, p, c);
   }
 
   // 8 activations of one tap as int32 lanes, u(x) (int8 flipped to uint8 by XOR 0x80).

@@ -71,9 +71,7 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
 
   template <class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX512_VNNI static void run(const DepthwiseRun<AType, Out, Pipeline>& r) noexcept {
-    // A local copy of the pipeline: stores through y (uint8_t may alias anything) then cannot
-    // force its parameters to be reloaded for every pixel.
-    const Pipeline pipe = *r.pipeline;
+    const Pipeline& pipe = *r.pipeline;
     // Unrolled windows with column reuse need dilation_w = 1 and stride_w 1 or 2.
     const bool dense = r.full && r.tap_w == r.channels;
     const std::int64_t stride = dense ? r.x_step / r.channels : 0;
@@ -97,15 +95,30 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
 
   // Pixels of the run in groups of P (then one at a time); S > 0: KH x KW window, stride S,
   // dilation 1 (columns shared between neighbouring pixels are loaded once).
+  // A function of its own per window variant (not inlined into run()): smaller functions for the
+  // register allocator, and a much shorter compile, sanitizer builds especially. The run and the
+  // pipeline are copied into locals: stores through y (uint8_t may alias anything) then cannot
+  // force them to be reloaded for every pixel.
+  //
+  // Tiles of P pixels; a run's last partial tile is a whole tile ending at the run's end,
+  // overlapping the previous one (those pixels are computed twice, to identical values), so no
+  // tail tiles need instantiating. Runs shorter than P take tiles of 4, shorter ones the tap loop.
   template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void pixels(const DepthwiseRun<AType, Out, Pipeline>& r,
-                                                                  const Pipeline& pipe) noexcept {
-    std::int64_t p = 0;
-    for (; p + P <= r.count; p += P) channel_blocks<P, KH, KW, S, kFull>(r, pipe, p);
-    if constexpr (P > 4) {
+  QSAFE_TARGET_AVX512_VNNI static void pixels(const DepthwiseRun<AType, Out, Pipeline>& run,
+                                              const Pipeline& pipeline) noexcept {
+    const DepthwiseRun<AType, Out, Pipeline> r = run;
+    const Pipeline pipe = pipeline;
+    if (r.count >= P) {
+      std::int64_t p = 0;
+      for (; p + P <= r.count; p += P) channel_blocks<P, KH, KW, S, kFull>(r, pipe, p);
+      if (p < r.count) channel_blocks<P, KH, KW, S, kFull>(r, pipe, r.count - P);
+    } else if (P > 4 && r.count >= 4) {
+      std::int64_t p = 0;
       for (; p + 4 <= r.count; p += 4) channel_blocks<4, KH, KW, S, kFull>(r, pipe, p);
+      if (p < r.count) channel_blocks<4, KH, KW, S, kFull>(r, pipe, r.count - 4);
+    } else {
+      for (std::int64_t p = 0; p < r.count; ++p) channel_blocks<1, 0, 0, 0, kFull>(r, pipe, p);
     }
-    for (; p < r.count; ++p) channel_blocks<1, KH, KW, S, kFull>(r, pipe, p);
   }
 
   template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
@@ -114,8 +127,12 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
                                                                           std::int64_t p0) noexcept {
     std::int64_t c = 0;
     for (; c + 16 <= r.channels; c += 16) block<P, KH, KW, S, kFull, false>(r, pipe, p0, c, 0xffff);
-    if (c < r.channels)
-      block<P, KH, KW, S, kFull, true>(r, pipe, p0, c, static_cast<__mmask16>((1u << (r.channels - c)) - 1));
+    if (c < r.channels) {
+      // The channel tail (C % 16, masked) one pixel at a time with the tap loop: one masked
+      // instantiation instead of one per tile.
+      const auto mask = static_cast<__mmask16>((1u << (r.channels - c)) - 1);
+      for (int q = 0; q < P; ++q) block<1, 0, 0, 0, kFull, true>(r, pipe, p0 + q, c, mask);
+    }
   }
 
   // 16 activations of one tap as int32 lanes, u(x) (int8 flipped to uint8 by XOR 0x80).
