@@ -120,7 +120,7 @@ struct GemmUkernel<arch::avx512_vnni> {
                                                                           Out* c, const GemmEpilogue<Out, Pipeline>& e,
                                                                           const Pipeline& p) noexcept {
     if constexpr (v < kNv) {
-      finish_vector<v>(acc[v], corr[v], t, row, c, p);
+      finish_vector<v>(acc[v], corr[v], t.cols, t.col_begin, row, c, p);
       finish_vectors<v + 1>(acc, corr, t, row, c, e, p);
     }
   }
@@ -185,15 +185,15 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
-  template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, __m512i corr,
-                                                                         const GemmTask<AType>& t, std::int64_t row,
+  template <int v, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, __m512i corr, int cols,
+                                                                         std::int64_t col_begin, std::int64_t row,
                                                                          Out* c, const Pipeline& p) noexcept {
-    const int left = t.cols - 16 * v;
+    const int left = cols - 16 * v;
     if (left <= 0) return;
     const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
     const __m512i x = _mm512_sub_epi32(acc, corr);
-    const Lanes16 lanes{row, t.col_begin + 16 * v, mask};
+    const Lanes16 lanes{row, col_begin + 16 * v, mask};
     constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in corr
     apply_and_store<kFirst>(arch::avx512_vnni{}, p, x, lanes, c + 16 * v);
   }
