@@ -1,5 +1,5 @@
 // qsafe/kernel/arch/avx512_vnni/depthwise.hpp: depthwise convolution on ZMM with vpdpwssd,
-// u8s8_dwconv_4x16__avx512vnni.
+// u8s8_dwconv_16x16__avx512vnni.
 //
 // One ZMM lane per channel, int32. Per tap and block of 16 channels:
 //
@@ -27,9 +27,10 @@
 //           --vpdpwssd w[kh][2]--> acc[j - 2]  (pixel j - 2, tap 2)
 //   18 widening loads for 48 vpdpwssd (instead of 48); live: 16 acc + 3 w + 1-2 col of 32 ZMM.
 //
-// (3x3 stride 2: P = 8; 5x5: P = 4; the rest of a run in groups of 4, then 1.) Other windows,
-// dilations and border pixels loop over the taps with P = 4. The channel tail (C % 16) uses masked
-// loads and stores: nothing is read or written outside the caller's channels.
+// (3x3 stride 2: P = 8; 5x5: P = 4; a run's last partial tile overlaps the one before it, see
+// pixels().) Other windows, dilations and border pixels loop over the taps with P = 4. The channel
+// tail (C % 16) uses masked loads and stores: nothing is read or written outside the caller's
+// channels.
 #ifndef QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
 #define QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_
 
@@ -66,7 +67,7 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
   static constexpr int kChannelPad = 16;
   static constexpr int kPixels3x3s1 = QSAFE_DEPTHWISE_AVX512_P1;
   static constexpr int kPixels3x3s2 = QSAFE_DEPTHWISE_AVX512_P2;
-  static constexpr const char* name = "u8s8_dwconv_4x16__avx512vnni";
+  static constexpr const char* name = "u8s8_dwconv_16x16__avx512vnni";
   static constexpr std::int32_t pack(std::int8_t w) noexcept { return w; }
 
   template <class AType, class Out, class Pipeline>
