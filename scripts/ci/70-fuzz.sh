@@ -20,17 +20,35 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 if [ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]; then
   export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer
 fi
-for t in "${targets[@]}"; do
-  work=$build/work/$t; artifacts=$build/artifacts/$t
+# One target per job slot (QSAFE_JOBS, default 2): libFuzzer runs single-threaded.
+fuzz_one() {  # target; output in $build/$t.log, exit status in $build/$t.rc
+  local t=$1 work=$build/work/$1 artifacts=$build/artifacts/$1 rc=0
   rm -rf "$work"; mkdir -p "$work" "$artifacts"
   cp fuzz/corpus/"$t"/* "$work"/
-  echo "--- fuzz $t: up to $runs inputs or $seconds s"
-  if ! "$build/fuzz/qsafe_fuzz_$t" -runs="$runs" -max_total_time="$seconds" -max_len=4096 \
-        -seed="${QSAFE_FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" >"$build/$t.log" 2>&1; then
-    tail -n 60 "$build/$t.log"
-    echo "fuzz $t: FAILED; reproducer(s): $(ls "$artifacts")" >&2
-    echo "replay one with: $build/fuzz/qsafe_fuzz_$t $artifacts/<file>" >&2
-    exit 1
-  fi
-  grep -E "^stat::number_of_executed_units|^Done" "$build/$t.log" | tr '\n' ' '; echo
+  "$build/fuzz/qsafe_fuzz_$t" -runs="$runs" -max_total_time="$seconds" -max_len=4096 \
+    -seed="${QSAFE_FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" \
+    >"$build/$t.log" 2>&1 || rc=$?
+  echo "$rc" >"$build/$t.rc"
+}
+echo "--- fuzz ${targets[*]}: up to $runs inputs or $seconds s each, ${QSAFE_JOBS:-2} at a time"
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "${QSAFE_JOBS:-2}" ]; then wait -n || true; running=$((running - 1)); fi
+  rm -f "$build/$t.rc"
+  fuzz_one "$t" &
+  running=$((running + 1))
 done
+wait
+failed=()
+for t in "${targets[@]}"; do
+  [ "$(cat "$build/$t.rc" 2>/dev/null)" = 0 ] || failed+=("$t")
+done
+for t in "${targets[@]}"; do
+  echo "fuzz $t: $(grep -E "^stat::number_of_executed_units|^Done" "$build/$t.log" | tr '\n' ' ')"
+done
+for t in "${failed[@]}"; do
+  tail -n 60 "$build/$t.log"
+  echo "fuzz $t: FAILED; reproducer(s): $(ls "$build/artifacts/$t")" >&2
+  echo "replay one with: $build/fuzz/qsafe_fuzz_$t $build/artifacts/$t/<file>" >&2
+done
+[ "${#failed[@]}" -eq 0 ]
