@@ -19,7 +19,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "qsafe/config.hpp"
 #include "qsafe/core/conv_geometry.hpp"
+#include "qsafe/kernel/arch/cpu_features.hpp"
 #include "qsafe/nn/layer.hpp"
 #include "qsafe/nn/model.hpp"
 
@@ -68,8 +70,36 @@ namespace detail {
 
 // R rows x B output channels starting at (r0, o0): each accumulator sums in k order.
 template <int R, int B>
-inline void float_tile_wt(const float* a, std::int64_t lda, std::int64_t kg, const double* wt, const double* bias,
-                          std::int64_t ocg, std::int64_t o0, float* y, std::int64_t ldy) noexcept {
+QSAFE_ALWAYS_INLINE void float_tile_wt(const float* a, std::int64_t lda, std::int64_t kg, const double* wt,
+                                       const double* bias, std::int64_t ocg, std::int64_t o0, float* y,
+                                       std::int64_t ldy) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  if constexpr (B % 4 == 0) {
+    // GCC / Clang vector extension: 4 doubles (one AVX register, or two SSE2 ones), element-wise
+    // mul and add, so every lane is the scalar loop's accumulator.
+    typedef double V4 __attribute__((vector_size(32)));
+    typedef double V4Load __attribute__((vector_size(32), aligned(8), may_alias));  // unaligned loads
+    constexpr int kV = B / 4;
+    V4 acc[R][kV];
+    for (int v = 0; v < kV; ++v) {
+      const V4 b = *reinterpret_cast<const V4Load*>(bias + o0 + 4 * v);
+      for (int r = 0; r < R; ++r) acc[r][v] = b;
+    }
+    for (std::int64_t k = 0; k < kg; ++k) {
+      const double* wk = wt + k * ocg + o0;
+      V4 w[kV];
+      for (int v = 0; v < kV; ++v) w[v] = *reinterpret_cast<const V4Load*>(wk + 4 * v);
+      for (int r = 0; r < R; ++r) {
+        const V4 xk = V4{} + static_cast<double>(a[r * lda + k]);
+        for (int v = 0; v < kV; ++v) acc[r][v] += xk * w[v];
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int v = 0; v < kV; ++v)
+        for (int j = 0; j < 4; ++j) y[r * ldy + o0 + 4 * v + j] = static_cast<float>(acc[r][v][j]);
+    return;
+  }
+#endif
   double acc[R][B];
   for (int r = 0; r < R; ++r)
     for (int j = 0; j < B; ++j) acc[r][j] = bias[o0 + j];
@@ -84,17 +114,21 @@ inline void float_tile_wt(const float* a, std::int64_t lda, std::int64_t kg, con
     for (int j = 0; j < B; ++j) y[r * ldy + o0 + j] = static_cast<float>(acc[r][j]);
 }
 
-// y[r][o] = float(bias[o] + sum_k double(a[r][k]) * wt[k][o]) for `rows` rows of length kg
-// (row stride lda), ocg outputs (output row stride ldy); every sum in k order. Tiles of 2 rows x 8
-// channels (4 rows x 1 channel for the last channels) keep independent sums in flight.
-inline void float_rows_wt(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kg, const double* wt,
-                          const double* bias, std::int64_t ocg, float* y, std::int64_t ldy) noexcept {
+// kRows4: 4 x 8 tiles (16 vector registers of 2 doubles would spill; 8 of 4 do not), else 2 x 8.
+template <bool kRows4>
+QSAFE_ALWAYS_INLINE void float_rows_wt_body(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kg,
+                                            const double* wt, const double* bias, std::int64_t ocg, float* y,
+                                            std::int64_t ldy) noexcept {
   std::int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
     std::int64_t o = 0;
     for (; o + 8 <= ocg; o += 8) {
-      float_tile_wt<2, 8>(a + r * lda, lda, kg, wt, bias, ocg, o, y + r * ldy, ldy);
-      float_tile_wt<2, 8>(a + (r + 2) * lda, lda, kg, wt, bias, ocg, o, y + (r + 2) * ldy, ldy);
+      if constexpr (kRows4) {
+        float_tile_wt<4, 8>(a + r * lda, lda, kg, wt, bias, ocg, o, y + r * ldy, ldy);
+      } else {
+        float_tile_wt<2, 8>(a + r * lda, lda, kg, wt, bias, ocg, o, y + r * ldy, ldy);
+        float_tile_wt<2, 8>(a + (r + 2) * lda, lda, kg, wt, bias, ocg, o, y + (r + 2) * ldy, ldy);
+      }
     }
     for (; o < ocg; ++o) float_tile_wt<4, 1>(a + r * lda, lda, kg, wt, bias, ocg, o, y + r * ldy, ldy);
   }
@@ -105,11 +139,60 @@ inline void float_rows_wt(const float* a, std::int64_t lda, std::int64_t rows, s
   }
 }
 
+inline void float_rows_wt_baseline(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kg,
+                                   const double* wt, const double* bias, std::int64_t ocg, float* y,
+                                   std::int64_t ldy) noexcept {
+  float_rows_wt_body<false>(a, lda, rows, kg, wt, bias, ocg, y, ldy);
+}
+
+#if QSAFE_RUNTIME_DISPATCH
+// The same loops compiled for AVX2 + FMA (4 doubles per register). A contracted multiply-add gives
+// the same sums: each product of two floats is exact in double.
+QSAFE_TARGET_AVX2 inline void float_rows_wt_avx2(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kg,
+                                                 const double* wt, const double* bias, std::int64_t ocg, float* y,
+                                                 std::int64_t ldy) noexcept {
+  float_rows_wt_body<true>(a, lda, rows, kg, wt, bias, ocg, y, ldy);
+}
+#endif
+
+inline void float_rows_wt(const float* a, std::int64_t lda, std::int64_t rows, std::int64_t kg, const double* wt,
+                          const double* bias, std::int64_t ocg, float* y, std::int64_t ldy) noexcept {
+#if QSAFE_RUNTIME_DISPATCH
+  if (arch::cpu_features().avx2_fma) {
+    float_rows_wt_avx2(a, lda, rows, kg, wt, bias, ocg, y, ldy);
+    return;
+  }
+#endif
+  float_rows_wt_baseline(a, lda, rows, kg, wt, bias, ocg, y, ldy);
+}
+
 // One sample's NHWC input -> float patch rows [out_h * out_w][groups * kg], padding 0.0
 // (the same column order as detail::im2col in quantized_model.hpp).
 inline void float_patch_rows(const Conv2dGeometry& g, const float* x, float* a) noexcept {
   const std::int64_t oh_n = g.out_h(), ow_n = g.out_w(), icg = g.in_channels_per_group(), c = g.in_channels;
   const std::int64_t kg = g.kernel_h * g.kernel_w * icg, ktot = g.groups * kg;
+  if (g.groups == 1 && g.dilation_w == 1) {  // the kw taps of one kh are one contiguous run of the input row
+    const std::int64_t run = g.kernel_w * c;
+    for (std::int64_t oh = 0; oh < oh_n; ++oh)
+      for (std::int64_t ow = 0; ow < ow_n; ++ow) {
+        float* row = a + (oh * ow_n + ow) * ktot;
+        const std::int64_t iw0 = ow * g.stride_w - g.pad_left;
+        const std::int64_t lo = iw0 < 0 ? -iw0 : 0, hi = iw0 + g.kernel_w > g.in_w ? g.in_w - iw0 : g.kernel_w;
+        for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
+          const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+          float* d = row + kh * run;
+          if (ih < 0 || ih >= g.in_h || hi <= lo) {
+            for (std::int64_t i = 0; i < run; ++i) d[i] = 0.f;
+            continue;
+          }
+          for (std::int64_t i = 0; i < lo * c; ++i) d[i] = 0.f;
+          const float* src = x + (ih * g.in_w + iw0 + lo) * c;
+          for (std::int64_t i = 0; i < (hi - lo) * c; ++i) d[lo * c + i] = src[i];
+          for (std::int64_t i = hi * c; i < run; ++i) d[i] = 0.f;
+        }
+      }
+    return;
+  }
   for (std::int64_t oh = 0; oh < oh_n; ++oh)
     for (std::int64_t ow = 0; ow < ow_n; ++ow) {
       float* row = a + (oh * ow_n + ow) * ktot;
