@@ -79,29 +79,27 @@ struct DepthwiseUkernel<arch::avx2> {
   // A function of its own per window variant (not inlined into run()): smaller functions for the
   // register allocator, and a much shorter compile, sanitizer builds especially. The run and the
   // pipeline are copied into locals: stores through y (uint8_t may alias anything) then cannot
-  // force them to be reloaded for every pixel. Tiles of P pixels; the last partial tile of a run
-  // overlaps the previous one (as the AVX-512 kernel); runs shorter than 4 take the tap loop.
+  // force them to be reloaded for every pixel. Tiles of P pixels, then of 4; the last partial
+  // tile overlaps the previous one (as the AVX-512 kernel); runs shorter than 4 take the tap loop.
   template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX2 static void pixels(const DepthwiseRun<AType, Out, Pipeline>& run, const Pipeline& pipeline,
                                        std::int64_t channels) noexcept {
     const DepthwiseRun<AType, Out, Pipeline> r = run;
     const Pipeline pipe = pipeline;
-    if (r.count >= P) {
-      std::int64_t p = 0;
-      for (; p + P <= r.count; p += P)
-        for (std::int64_t c = 0; c < channels; c += 8) block<P, KH, KW, S, kFull>(r, pipe, p, c);
-      if (p < r.count)
-        for (std::int64_t c = 0; c < channels; c += 8) block<P, KH, KW, S, kFull>(r, pipe, r.count - P, c);
-    } else if (P > 4 && r.count >= 4) {
-      std::int64_t p = 0;
-      for (; p + 4 <= r.count; p += 4)
-        for (std::int64_t c = 0; c < channels; c += 8) block<4, KH, KW, S, kFull>(r, pipe, p, c);
-      if (p < r.count)
-        for (std::int64_t c = 0; c < channels; c += 8) block<4, KH, KW, S, kFull>(r, pipe, r.count - 4, c);
-    } else {
+    if (r.count < 4) {
       for (std::int64_t p = 0; p < r.count; ++p)
         for (std::int64_t c = 0; c < channels; c += 8) block<1, 0, 0, 0, kFull>(r, pipe, p, c);
+      return;
     }
+    std::int64_t p = 0;
+    for (; p + P <= r.count; p += P)
+      for (std::int64_t c = 0; c < channels; c += 8) block<P, KH, KW, S, kFull>(r, pipe, p, c);
+    if constexpr (P > 4) {
+      for (; p + 4 <= r.count; p += 4)
+        for (std::int64_t c = 0; c < channels; c += 8) block<4, KH, KW, S, kFull>(r, pipe, p, c);
+    }
+    if (p < r.count)
+      for (std::int64_t c = 0; c < channels; c += 8) block<4, KH, KW, S, kFull>(r, pipe, r.count - 4, c);
   }
 
   // 8 activations of one tap as int32 lanes, u(x) (int8 flipped to uint8 by XOR 0x80).

@@ -101,25 +101,24 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
   // pipeline are copied into locals: stores through y (uint8_t may alias anything) then cannot
   // force them to be reloaded for every pixel.
   //
-  // Tiles of P pixels; a run's last partial tile is a whole tile ending at the run's end,
-  // overlapping the previous one (those pixels are computed twice, to identical values), so no
-  // tail tiles need instantiating. Runs shorter than P take tiles of 4, shorter ones the tap loop.
+  // Tiles of P pixels, then of 4; the last partial tile is a whole 4-pixel tile ending at the
+  // run's end, overlapping the previous one (at most 3 pixels computed twice, to identical values),
+  // so no tail tiles need instantiating. Runs shorter than 4 pixels take the tap loop.
   template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX512_VNNI static void pixels(const DepthwiseRun<AType, Out, Pipeline>& run,
                                               const Pipeline& pipeline) noexcept {
     const DepthwiseRun<AType, Out, Pipeline> r = run;
     const Pipeline pipe = pipeline;
-    if (r.count >= P) {
-      std::int64_t p = 0;
-      for (; p + P <= r.count; p += P) channel_blocks<P, KH, KW, S, kFull>(r, pipe, p);
-      if (p < r.count) channel_blocks<P, KH, KW, S, kFull>(r, pipe, r.count - P);
-    } else if (P > 4 && r.count >= 4) {
-      std::int64_t p = 0;
-      for (; p + 4 <= r.count; p += 4) channel_blocks<4, KH, KW, S, kFull>(r, pipe, p);
-      if (p < r.count) channel_blocks<4, KH, KW, S, kFull>(r, pipe, r.count - 4);
-    } else {
+    if (r.count < 4) {
       for (std::int64_t p = 0; p < r.count; ++p) channel_blocks<1, 0, 0, 0, kFull>(r, pipe, p);
+      return;
     }
+    std::int64_t p = 0;
+    for (; p + P <= r.count; p += P) channel_blocks<P, KH, KW, S, kFull>(r, pipe, p);
+    if constexpr (P > 4) {
+      for (; p + 4 <= r.count; p += 4) channel_blocks<4, KH, KW, S, kFull>(r, pipe, p);
+    }
+    if (p < r.count) channel_blocks<4, KH, KW, S, kFull>(r, pipe, r.count - 4);
   }
 
   template <int P, int KH, int KW, int S, bool kFull, class AType, class Out, class Pipeline>
