@@ -29,9 +29,8 @@ struct Layer {
   std::int64_t h, w, c, stride;
 };
 
-const Layer kLayers[] = {{"112x112x32_3x3_s1", 112, 112, 32, 1},
-                         {"56x56x144_3x3_s1", 56, 56, 144, 1},
-                         {"56x56x144_3x3_s2", 56, 56, 144, 2}};
+const Layer kLayers[] = {
+    {"112x112x32_3x3_s1", 112, 112, 32, 1}, {"56x56x144_3x3_s1", 56, 56, 144, 1}, {"56x56x144_3x3_s2", 56, 56, 144, 2}};
 
 constexpr std::int32_t kInZeroPoint = 3;
 constexpr std::int32_t kOutZeroPoint = 5;
@@ -49,10 +48,10 @@ qsafe::Conv2dGeometry geometry(const Layer& l) {
 
 struct Data {
   qsafe::Conv2dGeometry g;
-  std::vector<std::uint8_t> x;    // NHWC
-  std::vector<std::int8_t> w;     // [C, 1, 3, 3]
+  std::vector<std::uint8_t> x;  // NHWC
+  std::vector<std::int8_t> w;   // [C, 1, 3, 3]
   std::vector<std::int32_t> bias;
-  std::vector<float> scale;       // per channel
+  std::vector<float> scale;  // per channel
   explicit Data(const Layer& l) : g(geometry(l)) {
     std::mt19937 rng(1);
     x.resize(static_cast<std::size_t>(g.input_numel()));
@@ -69,9 +68,8 @@ struct Data {
 std::string layer_name(const char* impl, const Layer& l) { return std::string("conv/") + impl + "/" + l.name; }
 
 void set_gops(benchmark::State& st, const qsafe::Conv2dGeometry& g) {
-  st.counters["GOPS"] =
-      benchmark::Counter(2.0 * static_cast<double>(g.output_numel() * g.kernel_h * g.kernel_w) / 1e9,
-                         benchmark::Counter::kIsIterationInvariantRate);
+  st.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(g.output_numel() * g.kernel_h * g.kernel_w) / 1e9,
+                                           benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <class Isa>
@@ -91,9 +89,9 @@ void bench_qsafe(benchmark::State& st, Layer l) {
     return;
   }
   std::vector<std::uint8_t> y(static_cast<std::size_t>(d.g.output_numel()));
-  const auto out = qsafe::pipeline(qsafe::AddBias{qsafe::Span<const std::int32_t>(d.bias)},
-                                   qsafe::RequantizeFloat{qsafe::Span<const float>(d.scale), kOutZeroPoint},
-                                   qsafe::Clamp{0, 255});
+  const auto out =
+      qsafe::pipeline(qsafe::AddBias{qsafe::Span<const std::int32_t>(d.bias)},
+                      qsafe::RequantizeFloat{qsafe::Span<const float>(d.scale), kOutZeroPoint}, qsafe::Clamp{0, 255});
   for (auto _ : st) {
     const qsafe::Status s = qsafe::depthwise_conv2d<Isa>(d.g, qsafe::Span<const std::uint8_t>(d.x), kInZeroPoint,
                                                          packed.value(), out, qsafe::Span<std::uint8_t>(y));
