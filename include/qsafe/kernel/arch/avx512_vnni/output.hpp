@@ -152,20 +152,17 @@ struct ZmmStage<RequantizeQ31SingleRound> {
   }
 };
 
-// round_half_even(clamp(float(v) * mult, lower, upper)) + zp, with [lower, upper] = [-2^30, 2^30]
-// unless fold_u8_floor() raised lower.
 template <>
 struct ZmmStage<RequantizeFloat> {
-  __m512 mult, lower, upper;
+  __m512 mult;
   __m512i zero_point;
-  std::int32_t zp;
   QSAFE_AVX512_INLINE static ZmmStage load(const RequantizeFloat& s, std::int64_t col, __mmask16 mask) noexcept {
-    return {load_channel(s.multiplier, col, mask), _mm512_set1_ps(-kRequantizeFloatLimit),
-            _mm512_set1_ps(kRequantizeFloatLimit), _mm512_set1_epi32(s.zero_point), s.zero_point};
+    return {load_channel(s.multiplier, col, mask), _mm512_set1_epi32(s.zero_point)};
   }
   QSAFE_AVX512_INLINE __m512i apply(__m512i v, std::int64_t) const noexcept {
+    const __m512 limit = _mm512_set1_ps(kRequantizeFloatLimit);
     __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(v), mult);
-    x = _mm512_min_ps(_mm512_max_ps(x, lower), upper);
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-kRequantizeFloatLimit)), limit);
     const __m512i q = _mm512_cvt_roundps_epi32(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // half even
     return _mm512_add_epi32(q, zero_point);
   }
@@ -219,18 +216,12 @@ struct ZmmStage<ClampFloat> {
   }
 };
 
-// Whether the last stage can make its results >= 0 itself, so a uint8 store needs no vpmaxsd
-// before its unsigned saturation. RequantizeFloat: clamping float(v) * mult below at -zp instead of
-// -2^30 gives round(x) + zp >= 0 and changes no stored byte (any x < -zp stores 0 either way); exact
-// while -zp is a float, i.e. |zp| <= 2^24. Clamp: when lo >= 0.
+// Whether the last stage already makes its results >= 0, so that a uint8 store needs no vpmaxsd
+// before its unsigned saturation: Clamp with lo >= 0 (ReLU). (RequantizeFloat could do it by
+// clamping at -zp instead of -2^30, but rebuilding that bound costs more than the vpmaxsd.)
 template <class Stage>
 QSAFE_AVX512_INLINE bool fold_u8_floor(ZmmStage<Stage>&) noexcept {
   return false;
-}
-QSAFE_AVX512_INLINE bool fold_u8_floor(ZmmStage<RequantizeFloat>& z) noexcept {
-  if (z.zp < -(1 << 24) || z.zp > (1 << 24)) return false;
-  z.lower = _mm512_set1_ps(static_cast<float>(-z.zp));
-  return true;
 }
 QSAFE_AVX512_INLINE bool fold_u8_floor(ZmmStage<Clamp>& z) noexcept { return z.nonnegative; }
 
