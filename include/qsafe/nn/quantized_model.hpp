@@ -15,7 +15,8 @@
 //                         bit width (PyTorch semantics: the producer's output qparams); otherwise
 //                         quantized from float by StaticRange with the layer's calibrated input
 //                         range (its observer, its activation_bits)
-//                 acc     int32 = bias_q[oc] + sum (x - x_zp) * w_q      (qsafe's GEMM)
+//                 acc     int32 = bias_q[oc] + sum (x - x_zp) * w_q      (kernel/conv2d.hpp,
+//                         kernel/depthwise.hpp, the GEMM for linear layers)
 //                         bias_q = pytorch_quantize_bias(bias, x_scale, w_scale[oc])
 //                 output  clamp(round_half_even(float(acc) * M[oc]) + y_zp, lo, qmax)  uint8
 //                         M = pytorch_requant_scale(x_scale, w_scale[oc], y_scale); y qparams from
@@ -38,7 +39,8 @@
 //                             linear: the sample's feature row
 //                 per_row     conv: each output pixel's patch row (im2col first, padding 0.0);
 //                             linear: the sample's feature row
-//               then acc = sum (x - zp[row]) * w_q (int32 GEMM when b <= 8 and weight_bits <= 8;
+//               then acc = sum (x - zp[row]) * w_q (int32 conv2d / depthwise kernels, or im2col + the
+//               GEMM for per-row ranges and linear layers, when b <= 8 and weight_bits <= 8;
 //               otherwise exact integer sums in int32 blocks added in int64), and
 //               y = float(acc) * (x_scale[row] * w_scale[oc]) + bias[oc] in float. A guarded policy
 //               with on_violation = use_float runs that sample (per_tensor) or patch row (per_row)
@@ -273,6 +275,7 @@ class QuantizedModel {
   // Model layer index of quantizable layer i.
   int layer_index(std::size_t i) const noexcept { return qlayer_index_[i]; }
   bool prepared() const noexcept { return prepared_; }
+  // After a successful prepare(): how quantizable layer i runs.
   QuantMode mode(std::size_t i) const noexcept { return q_[i].mode; }
 
   // Calibrates on n NCHW samples, quantizes weights and plans the run (see the header comment).
@@ -639,7 +642,7 @@ class QuantizedModel {
     return Status::ok;
   }
 
-  // Stats of quantizable layer i since prepare() (or reset_stats()).
+  // Stats of quantizable layer i since prepare() (or reset_stats()); only after a successful prepare().
   const analysis::LayerRunStats& stats(std::size_t i) const noexcept { return q_[i].stats; }
   // Clears counters, bits_chosen and fallbacks (keeps the parameters).
   void reset_stats() {
@@ -650,7 +653,8 @@ class QuantizedModel {
     }
   }
 
-  // The representation of layer i's output under the prepared plan: quantized (qparams, bits) or float.
+  // The representation of model layer i's output under the prepared plan: uint8 (with these
+  // qparams) or float. Only after a successful prepare().
   bool output_quantized(std::size_t i) const noexcept { return reps_[i].quantized; }
   QParams output_qparams(std::size_t i) const noexcept { return reps_[i].qp; }
 
