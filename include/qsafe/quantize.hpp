@@ -9,6 +9,8 @@
 #include "qsafe/core/span.hpp"
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
+#include "qsafe/kernel/conv2d.hpp"
+#include "qsafe/kernel/depthwise.hpp"
 #include "qsafe/kernel/gemm.hpp"
 #include "qsafe/kernel/gemm_dynamic.hpp"
 #include "qsafe/observer/all.hpp"

@@ -28,5 +28,8 @@ int fw_observe(const float* x, std::size_t n, qsafe::Range* range);
 int fw_gemm_s8(const std::uint8_t* a, const std::int8_t* w, std::int64_t m, std::int64_t n, std::int64_t k,
                std::int8_t* c, std::byte* storage, std::size_t storage_size);
 std::int32_t fw_requantize(std::int32_t acc);
+int fw_conv_u8(const std::uint8_t* x, const std::int8_t* w, const std::int8_t* dw_w, std::uint8_t* y,
+               std::uint8_t* dw_y, std::byte* storage, std::size_t storage_size, std::byte* workspace,
+               std::size_t workspace_size);
 
 #endif  // QSAFE_TESTS_FREESTANDING_FW_API_HPP_

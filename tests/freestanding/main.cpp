@@ -18,6 +18,12 @@ std::uint8_t g_a[4 * 32];
 std::int8_t g_w[8 * 32];
 std::int8_t g_c[4 * 8];
 alignas(64) std::byte g_packed[8192];
+std::uint8_t g_img[8 * 8 * 4];
+std::int8_t g_conv_w[4 * 4 * 3 * 3];
+std::int8_t g_dw_w[4 * 3 * 3];
+std::uint8_t g_conv_y[8 * 8 * 4];
+std::uint8_t g_dw_y[8 * 8 * 4];
+alignas(64) std::byte g_workspace[4096];
 }  // namespace
 
 int main() {
@@ -30,5 +36,7 @@ int main() {
   rc |= fw_dequantize_s16_per_channel(g_s16, 4, 16, g_params, g_y);
   rc |= fw_observe(g_x, 64, &g_ranges[0]);
   rc |= fw_gemm_s8(g_a, g_w, 4, 8, 32, g_c, g_packed, sizeof g_packed);
+  rc |= fw_conv_u8(g_img, g_conv_w, g_dw_w, g_conv_y, g_dw_y, g_packed, sizeof g_packed, g_workspace,
+                   sizeof g_workspace);
   return rc + static_cast<int>(fw_round_half_even(g_y[3]) + fw_round_half_away(g_y[5]) + fw_requantize(1234));
 }

@@ -91,3 +91,42 @@ int fw_gemm_s8(const std::uint8_t* a, const std::int8_t* w, std::int64_t m, std:
   return 0;
 #endif
 }
+
+// A 3x3 convolution (im2col into caller workspace) and a 3x3 depthwise convolution on an 8x8 NHWC
+// image, scalar paths, every buffer the caller's: what a firmware layer on qsafe's conv looks like.
+int fw_conv_u8(const std::uint8_t* x, const std::int8_t* w, const std::int8_t* dw_w, std::uint8_t* y,
+               std::uint8_t* dw_y, std::byte* storage, std::size_t storage_size, std::byte* workspace,
+               std::size_t workspace_size) {
+#if defined(QSAFE_FW_HAS_GEMM) && __has_include(<qsafe/kernel/conv2d.hpp>) && __has_include(<qsafe/kernel/depthwise.hpp>)
+  qsafe::Conv2dGeometry g;
+  g.in_h = g.in_w = 8;
+  g.in_channels = 4;
+  g.out_channels = 4;
+  g.kernel_h = g.kernel_w = 3;
+  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = 1;
+  const std::int32_t x_zero_point = 3;
+  const float multipliers[1] = {0.01f};
+  const auto stages = qsafe::pipeline(qsafe::RequantizeFloat{qsafe::Span<const float>(multipliers), 7},
+                                      qsafe::Clamp{0, 255});
+  const qsafe::Result<qsafe::PackedConv2dWeights> packed = qsafe::pack_conv2d_weights<qsafe::arch::scalar>(
+      g, qsafe::Span<const std::int8_t>(w, static_cast<std::size_t>(g.weight_numel())),
+      qsafe::Span<std::byte>(storage, storage_size));
+  if (!packed.ok()) return static_cast<int>(packed.status());
+  QSAFE_RETURN_IF_ERROR_INT(qsafe::conv2d<qsafe::arch::scalar>(
+      g, qsafe::Span<const std::uint8_t>(x, static_cast<std::size_t>(g.input_numel())), x_zero_point, packed.value(),
+      stages, qsafe::Span<std::uint8_t>(y, static_cast<std::size_t>(g.output_numel())),
+      qsafe::Span<std::byte>(workspace, workspace_size)));
+  g.groups = 4;  // depthwise: one filter per channel, no workspace
+  const qsafe::Result<qsafe::DepthwiseWeights> dw = qsafe::pack_depthwise_weights<qsafe::arch::scalar>(
+      g, qsafe::Span<const std::int8_t>(dw_w, static_cast<std::size_t>(g.weight_numel())),
+      qsafe::Span<std::byte>(storage, storage_size));
+  if (!dw.ok()) return static_cast<int>(dw.status());
+  return static_cast<int>(qsafe::depthwise_conv2d<qsafe::arch::scalar>(
+      g, qsafe::Span<const std::uint8_t>(x, static_cast<std::size_t>(g.input_numel())), x_zero_point, dw.value(),
+      stages, qsafe::Span<std::uint8_t>(dw_y, static_cast<std::size_t>(g.output_numel()))));
+#else
+  (void)x, (void)w, (void)dw_w, (void)y, (void)dw_y, (void)storage, (void)storage_size, (void)workspace,
+      (void)workspace_size;
+  return 0;
+#endif
+}
