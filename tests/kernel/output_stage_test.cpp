@@ -283,5 +283,15 @@ TEST_CASE("output stages: pipelines through the GEMM on every path", "[kernel][o
         m, n, k, seed++, zp_t);
     check_pipeline<std::int32_t, std::int8_t>(qsafe::pipeline(qsafe::AddBias{b}, qsafe::Clamp{-1000, 1000}), m, n, k,
                                               seed++, zp_s);
+    // Pipelines that end in the requantization (the uint8 store saturates by itself) and AddBias
+    // first with per-row zero points: the AVX-512 epilogue folds such a bias into the zero-point
+    // correction and drops the clamp before a uint8 store when it can.
+    check_pipeline<std::uint8_t, std::uint8_t>(qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeFloat{f, 250}), m, n,
+                                               k, seed++, zp_rows);
+    check_pipeline<std::int8_t, std::uint8_t>(qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeQ31{q, 7}), m, n, k,
+                                              seed++, zp_rows);
+    check_pipeline<std::uint8_t, std::int8_t>(
+        qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeFloat{f.subspan(0, 1), 0}, qsafe::Clamp{0, 200}), m, n, k,
+        seed++, zp_t);
   }
 }
