@@ -336,8 +336,8 @@ inline Result<FailureSearchResult> failure_search(Engine& engine, const QuantCon
         c.kind = cs.kind;
         if (t < random_probes || probe.objective < 0) {
           c.param = static_cast<float>(cs.param_lo + rng.uniform() * (cs.param_hi - cs.param_lo));
-          c.count =
-              cs.count_lo + static_cast<int>(rng.below(static_cast<std::uint64_t>(cs.count_hi - cs.count_lo + 1)));
+          c.count = cs.count_lo + static_cast<int>(rng.below(static_cast<std::uint64_t>(cs.count_hi) -
+                                                             static_cast<std::uint64_t>(cs.count_lo) + 1));
         } else {  // (1 + 1) refinement around the best
           const double step = 0.1 * (cs.param_hi - cs.param_lo) * rng.normal();
           c.param = static_cast<float>(

@@ -283,7 +283,8 @@ inline Result<MixedPrecisionPlan> plan_mixed_precision(Engine& engine, const Qua
   for (const detail::PlanScore& p : top) QSAFE_RETURN_IF_ERROR(measure(p.choice, p.predicted));
   for (int step = 0; step < o.refine_steps; ++step) {
     if (!(plan.measured_worst > 2.0 * plan.predicted_worst + o.refine_gap)) break;
-    const std::vector<std::size_t> from = chosen;
+    // A copy: measure() below replaces `chosen` whenever a widening wins.
+    const std::vector<std::size_t> from = chosen;  // NOLINT(performance-unnecessary-copy-initialization)
     const double before = plan.measured_worst;
     for (std::size_t l = 0; l < L; ++l)
       for (std::size_t c = 0; c < C.size(); ++c) {
