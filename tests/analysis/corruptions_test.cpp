@@ -66,8 +66,8 @@ TEST_CASE("corruptions: each built-in group does what its name says", "[analysis
   for (int i = 0; i < n; ++i) {
     int changed = 0;
     for (int j = 0; j < ch * h * w; ++j) changed += y[static_cast<std::size_t>(i * ch * h * w + j)] == 5.f ? 1 : 0;
-    CHECK(changed >= ch);       // at least one pixel in every channel
-    CHECK(changed <= 3 * ch);   // at most three pixels
+    CHECK(changed >= ch);      // at least one pixel in every channel
+    CHECK(changed <= 3 * ch);  // at most three pixels
   }
 
   REQUIRE(qa::apply_corruption(find("occlusion_3x3"), n, ch, h, w, r, 9, Span<const float>(x), Span<float>(y)) ==
@@ -77,8 +77,10 @@ TEST_CASE("corruptions: each built-in group does what its name says", "[analysis
   CHECK(zeros_added > 0);
   CHECK(zeros_added <= n * ch * 9);
 
-  REQUIRE(qa::apply_corruption(find("noise_0.3"), n, ch, h, w, r, 5, Span<const float>(x), Span<float>(y)) == Status::ok);
-  REQUIRE(qa::apply_corruption(find("noise_0.3"), n, ch, h, w, r, 5, Span<const float>(x), Span<float>(y2)) == Status::ok);
+  REQUIRE(qa::apply_corruption(find("noise_0.3"), n, ch, h, w, r, 5, Span<const float>(x), Span<float>(y)) ==
+          Status::ok);
+  REQUIRE(qa::apply_corruption(find("noise_0.3"), n, ch, h, w, r, 5, Span<const float>(x), Span<float>(y2)) ==
+          Status::ok);
   CHECK(y == y2);  // same seed, same output
   for (float v : y) {
     CHECK(v >= 0.f);

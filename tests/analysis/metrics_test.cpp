@@ -62,8 +62,8 @@ TEST_CASE("metrics: top-1 flips, accuracy and tails", "[analysis][metrics]") {
   const std::vector<float> ref = {3, 1, 0, 0, 2, 1, 0, 0, 5, 1, 1, 0};
   const std::vector<float> test = {3, 1, 0, 2, 0, 1, 0, 0, 5, 0, 1, 0};  // sample 1 and 3 flip
   const std::vector<std::int64_t> labels = {0, 1, 2, 1};
-  const auto m = qa::classification_metrics(Span<const float>(ref), Span<const float>(test), 3,
-                                            Span<const std::int64_t>(labels));
+  const auto m =
+      qa::classification_metrics(Span<const float>(ref), Span<const float>(test), 3, Span<const std::int64_t>(labels));
   REQUIRE(m.ok());
   CHECK(m->samples == 4);
   CHECK(m->top1_agreement == 2);
