@@ -426,8 +426,8 @@ class QuantizedModel {
       for (std::size_t i = 0; i < nl; ++i)
         if (m.layers[i].kind == LayerKind::add && rep_q[i]) {
           const QLayer& ow = q_[static_cast<std::size_t>(owner[i])];
-          const ModelError e = observe(acts.outputs[i], ow.cfg.observer, ow.cfg.activation_bits, static_cast<int>(i),
-                                       "output", add_range[i]);
+          ModelError e = observe(acts.outputs[i], ow.cfg.observer, ow.cfg.activation_bits, static_cast<int>(i),
+                                 "output", add_range[i]);
           if (!e.ok()) return e;
         }
     }
@@ -435,7 +435,7 @@ class QuantizedModel {
     // Weights.
     for (QLayer& ql : q_) {
       if (ql.mode == QuantMode::keep_float) continue;
-      const ModelError e = quantize_layer_weights(ql);
+      ModelError e = quantize_layer_weights(ql);
       if (!e.ok()) return e;
     }
 
@@ -449,7 +449,7 @@ class QuantizedModel {
       if (has_weights(l.kind)) {
         QLayer& ql = q_[next_q];
         st.q = static_cast<int>(next_q++);
-        const ModelError e = plan_layer(ql, in);
+        ModelError e = plan_layer(ql, in);
         if (!e.ok()) return e;
         st.kind = ql.mode == QuantMode::keep_float  ? StepKind::float_op
                   : ql.mode == QuantMode::static_u8 ? StepKind::quant_static_u8
