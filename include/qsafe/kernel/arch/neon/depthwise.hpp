@@ -107,11 +107,12 @@ struct DepthwiseUkernel<arch::neon> {
     int32x4_t lo[P], hi[P];
     QSAFE_UNROLL
     for (int q = 0; q < P; ++q) lo[q] = hi[q] = vdupq_n_s32(0);
-    QSAFE_UNROLL
+    // No unroll pragma on the window loops: their bounds are run-time values in the general
+    // variant (Clang's -Wpass-failed then fails -Werror builds); the 3x3 / 5x5 variants have
+    // constant bounds the optimizer unrolls by itself.
     for (int kh = kh0; kh < kh1; ++kh) {
       const AType* xr = xc + (kh - kh0) * r.tap_h;
       const std::int16_t* wr = wc + kh * row_taps * cp;
-      QSAFE_UNROLL
       for (int kw = kw0; kw < kw1; ++kw)
         mac<0, P>(lo, hi, xr + (kw - kw0) * r.tap_w, r.x_step, r.zero_point, vld1q_s16(wr + kw * cp));
     }
