@@ -17,52 +17,14 @@
 #include "qsafe/io/npy.hpp"
 #include "qsafe/nn/quantized_reference.hpp"
 #include "qsafe/quantize.hpp"
+#include "nn/digits_golden.hpp"
 
 using namespace qsafe;
 namespace ref = qsafe::nn::reference;
+using namespace digits_golden;
 
 namespace {
-const std::string kDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
-const std::string kGolden = kDigits + "torch_int8/";
-
-struct LayerQ {
-  float scale = 0.f;
-  std::int32_t zero_point = 0;
-  std::vector<float> weight_scales;
-};
-
-std::map<std::string, LayerQ> read_qparams() {
-  std::ifstream f(kGolden + "qparams.txt");
-  REQUIRE(f);
-  std::map<std::string, LayerQ> out;
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream ss(line);
-    std::string name, scale, w;
-    LayerQ q;
-    ss >> name >> scale >> q.zero_point;
-    q.scale = std::strtof(scale.c_str(), nullptr);
-    while (ss >> w) q.weight_scales.push_back(std::strtof(w.c_str(), nullptr));
-    out[name] = q;
-  }
-  return out;
-}
-
-// NCHW (or [n, features]) uint8 golden tensor -> NHWC.
-std::vector<std::uint8_t> golden_nhwc(const std::string& name) {
-  const io::NpyArray a = io::read_npy(kGolden + name + ".int.npy");
-  REQUIRE(a.dtype() == io::DType::uint8);
-  const std::vector<std::uint8_t> v = a.to_vector<std::uint8_t>();
-  if (a.rank() == 2) return v;
-  const std::int64_t n = a.shape()[0], c = a.shape()[1], h = a.shape()[2], w = a.shape()[3];
-  std::vector<std::uint8_t> out(v.size());
-  for (std::int64_t b = 0; b < n; ++b)
-    for (std::int64_t ch = 0; ch < c; ++ch)
-      for (std::int64_t y = 0; y < h; ++y)
-        for (std::int64_t x = 0; x < w; ++x)
-          out[static_cast<std::size_t>(((b * h + y) * w + x) * c + ch)] = v[static_cast<std::size_t>(((b * c + ch) * h + y) * w + x)];
-  return out;
-}
+using LayerQ = GoldenQ;
 
 // A conv2d or linear layer quantized as PyTorch does: per-channel symmetric int8 weights from
 // their exact ranges, int32 bias, float requantization, optional fused ReLU.
@@ -119,13 +81,6 @@ std::vector<std::uint8_t> run_layer(const QuantLayer& q, const std::vector<std::
   REQUIRE(ref::requantize_channels(Span<const std::int32_t>(acc), q.g.out_channels, q.out, Span<std::uint8_t>(y)) ==
           Status::ok);
   return y;
-}
-
-std::size_t mismatches(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
-  REQUIRE(a.size() == b.size());
-  std::size_t n = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) n += a[i] != b[i] ? 1u : 0u;
-  return n;
 }
 
 std::vector<std::uint8_t> flatten_nchw(const std::vector<std::uint8_t>& nhwc, std::int64_t n, std::int64_t c,

@@ -11,7 +11,7 @@
 // either (the product is exact). What differs is only the loop order: tiles of rows x output
 // channels are accumulated side by side, in vector registers, with independent sums in flight.
 //
-// Host-side helpers of nn::QuantizedModel (allocation through the caller's vectors, no throw).
+// Host-side helpers of nn::QuantizedModel (allocation through the caller's vectors; never throws).
 #ifndef QSAFE_NN_FLOAT_IM2COL_HPP_
 #define QSAFE_NN_FLOAT_IM2COL_HPP_
 
