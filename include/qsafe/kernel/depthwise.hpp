@@ -276,14 +276,7 @@ Status check_depthwise_conv2d(const Conv2dGeometry& g, Span<const AType> x, std:
   static_assert(detail::storable<detail::pipeline_output_t<Pipeline>, Out>::value,
                 "y's element type does not match the pipeline's output (int32 -> int32_t/int8_t/uint8_t, "
                 "float -> float)");
-  if constexpr (std::is_same<Isa, arch::automatic>::value) {
-    const bool runnable =
-        arch::visit(arch::compiled{}, w.arch(), false, [](auto isa) noexcept { return decltype(isa)::available(); });
-    if (!runnable) return w.empty() ? Status::invalid_argument : Status::unsupported_arch;
-  } else {
-    if (!Isa::available()) return Status::unsupported_arch;
-    if (w.arch() != Isa::id) return Status::invalid_argument;
-  }
+  QSAFE_RETURN_IF_ERROR(arch::check_packed_for<Isa>(w.arch()));
   QSAFE_RETURN_IF_ERROR(detail::check_depthwise_geometry(g));
   if (w.channels() != g.in_channels || w.kernel_h() != g.kernel_h || w.kernel_w() != g.kernel_w)
     return Status::shape_mismatch;

@@ -121,14 +121,7 @@ Status check_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_poi
   static_assert(detail::storable<detail::pipeline_output_t<Pipeline>, Out>::value,
                 "C's element type does not match the pipeline's output (int32 -> int32_t/int8_t/uint8_t, "
                 "float -> float)");
-  if constexpr (std::is_same<Isa, arch::automatic>::value) {
-    const bool runnable =
-        arch::visit(arch::compiled{}, w.arch(), false, [](auto isa) noexcept { return decltype(isa)::available(); });
-    if (!runnable) return w.empty() ? Status::invalid_argument : Status::unsupported_arch;
-  } else {
-    if (!Isa::available()) return Status::unsupported_arch;
-    if (w.arch() != Isa::id) return Status::invalid_argument;
-  }
+  QSAFE_RETURN_IF_ERROR(arch::check_packed_for<Isa>(w.arch()));
   QSAFE_RETURN_IF_ERROR(a.check());
   QSAFE_RETURN_IF_ERROR(c.check());
   if (w.k() > kGemmMaxK) return Status::overflow_risk;

@@ -3,8 +3,10 @@
 #ifndef QSAFE_KERNEL_ARCH_DISPATCH_HPP_
 #define QSAFE_KERNEL_ARCH_DISPATCH_HPP_
 
+#include <type_traits>
 #include <utility>
 
+#include "qsafe/core/status.hpp"
 #include "qsafe/kernel/arch/registry.hpp"
 
 namespace qsafe {
@@ -35,6 +37,24 @@ template <class R, class F, class First, class... Rest>
 R visit(list<First, Rest...>, Id id, R missing, F&& f) noexcept {
   if (First::id == id) return std::forward<F>(f)(First{});
   return visit(list<Rest...>{}, id, missing, std::forward<F>(f));
+}
+
+// Whether weights packed for path `packed_for` (arch::Id::none: never packed) can run as Isa.
+// Isa = automatic runs the packed path: unsupported_arch if this CPU lacks it, invalid_argument
+// for empty weights. A forced Isa: unsupported_arch if the CPU lacks it, invalid_argument if the
+// weights were packed for another path. Shared by every kernel that takes packed weights.
+template <class Isa>
+Status check_packed_for(Id packed_for) noexcept {
+  if constexpr (std::is_same<Isa, automatic>::value) {
+    const bool runnable =
+        visit(compiled{}, packed_for, false, [](auto isa) noexcept { return decltype(isa)::available(); });
+    if (!runnable) return packed_for == Id::none ? Status::invalid_argument : Status::unsupported_arch;
+    return Status::ok;
+  } else {
+    if (!Isa::available()) return Status::unsupported_arch;
+    if (packed_for != Isa::id) return Status::invalid_argument;
+    return Status::ok;
+  }
 }
 
 }  // namespace arch
