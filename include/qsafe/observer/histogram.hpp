@@ -31,6 +31,7 @@
 #include "qsafe/core/qparams.hpp"
 #include "qsafe/core/span.hpp"
 #include "qsafe/core/status.hpp"
+#include "qsafe/observer/detail/histogram_count.hpp"
 #include "qsafe/observer/detail/scan.hpp"
 #include "qsafe/observer/observer.hpp"
 
@@ -137,8 +138,7 @@ inline void bin_indices(const float* x, std::size_t n, float inv, std::int32_t f
 // counted, it is checked: a NaN, or an index outside [0, window) (which includes +-Inf and
 // values too large to convert), stops the pass and that chunk is not counted. Returns the number
 // of values counted (n on success); lo and hi are their min and max (meaningful when n > 0 and
-// all were counted). window must be a power of two.
-inline constexpr std::size_t kWindowChunk = 64;
+// all were counted). window must be a power of two. (kWindowChunk: detail/histogram_count.hpp.)
 
 template <class Count>
 std::size_t window_add_scalar(const float* x, std::size_t n, float inv, std::int32_t first, std::uint32_t window,
@@ -261,6 +261,29 @@ std::size_t window_add(const float* x, std::size_t n, float inv, std::int32_t fi
 #endif
 }
 
+// window_add for the Histogram<Bins> counts: the AVX2 pass (detail/histogram_count.hpp) when the
+// CPU has it, else the compile-time one. Same counts, same return value.
+template <std::size_t Bins>
+std::size_t histogram_window_add(const float* x, std::size_t n, float inv, std::int32_t first, std::uint64_t* counts,
+                                 float& lo, float& hi) noexcept {
+#if QSAFE_HISTOGRAM_AVX2
+  if (n >= kWindowChunk && arch::cpu_features().avx2_fma) {
+    const std::size_t done = window_chunks_avx2<Bins>(x, n, inv, first, counts, lo, hi);
+    if (done != n - n % kWindowChunk || done == n) return done;  // stopped early, or no tail
+    float tl = 0.f;
+    float th = 0.f;
+    const std::size_t rest =
+        window_add_scalar(x + done, n - done, inv, first, static_cast<std::uint32_t>(Bins), counts, tl, th);
+    if (rest > 0) {
+      lo = tl < lo ? tl : lo;
+      hi = th > hi ? th : hi;
+    }
+    return done + rest;
+  }
+#endif
+  return window_add(x, n, inv, first, static_cast<std::uint32_t>(Bins), counts, lo, hi);
+}
+
 }  // namespace detail
 
 // A fixed-size, exactly mergeable histogram of finite floats (see the header comment).
@@ -341,9 +364,8 @@ class Histogram {
     if (!has_range_ || n == 0) return false;
     float lo = 0.f;
     float hi = 0.f;
-    const std::size_t done =
-        detail::window_add(x, n, detail::histogram_pow2f(-exp_), static_cast<std::int32_t>(window_first_),
-                           static_cast<std::uint32_t>(Bins), counts_.data(), lo, hi);
+    const std::size_t done = detail::histogram_window_add<Bins>(
+        x, n, detail::histogram_pow2f(-exp_), static_cast<std::int32_t>(window_first_), counts_.data(), lo, hi);
     if (done == n) {
       const float new_min = min_ < lo ? min_ : lo;
       const float new_max = max_ > hi ? max_ : hi;
