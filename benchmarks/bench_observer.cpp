@@ -6,6 +6,7 @@
 //   observer/<name>/128x4096          steady state: the observer has seen this data before
 //   observer/<name>_first/128x4096    a fresh observer each time (first-batch path)
 //   observer/histogram/128x4096       Histogram<2048> alone (the shared histogram observers' core)
+//   observer/histogram_compile_time_isa/128x4096   its one-pass count without the AVX2 dispatch
 //   observer/minmax_scalar/128x4096   the scalar reference scan, for the vector speed-up
 //   observer/per_channel_minmax/128x4096, observer/per_channel_percentile/128x4096   axis 0
 //   observer_range/<name>/128x4096    range() after observing (the clip search of MSE / entropy)
@@ -123,6 +124,27 @@ void bm_histogram(benchmark::State& state) {
   delete h;
 }
 
+// The same one-pass count at the compile-time ISA (detail::window_add: xsimd, SSE2 on a baseline
+// build), the path Histogram::try_add took before the run-time dispatched AVX2 pass: a 2048-bin
+// window at the histogram's bin width, counting into a local array.
+void bm_histogram_compile_time_isa(benchmark::State& state) {
+  const qsafe::Span<const float> x = data_span();
+  const qsafe::detail::BatchScan s = qsafe::detail::scan_batch(x.data(), x.size());
+  qsafe::Histogram<2048> h;  // only for the canonical exponent of the data
+  h.cover(s.lo, s.hi);
+  const float inv = qsafe::detail::histogram_pow2f(-h.exponent());
+  std::vector<std::uint64_t> counts(2048, 0);
+  const std::int32_t first = static_cast<std::int32_t>(h.first_bin()) - 400;  // data spans < 1300 bins
+  for (auto _ : state) {
+    float lo = 0.f;
+    float hi = 0.f;
+    benchmark::DoNotOptimize(qsafe::detail::window_add(x.data(), x.size(), inv, first, 2048, counts.data(), lo, hi));
+    benchmark::ClobberMemory();
+  }
+  if (counts[400] == 0) state.SkipWithError("window_add counted nothing");
+  set_bytes(state);
+}
+
 void bm_minmax_scalar(benchmark::State& state) {
   const qsafe::Span<const float> x = data_span();
   for (auto _ : state) benchmark::DoNotOptimize(qsafe::detail::scan_batch_scalar(x.data(), x.size()));
@@ -162,6 +184,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark(("memcpy/" + kSize).c_str(), bm_memcpy);
   register_all(static_cast<qsafe::all_observers*>(nullptr));  // one line per observer in all.hpp
   benchmark::RegisterBenchmark(("observer/histogram/" + kSize).c_str(), bm_histogram);
+  benchmark::RegisterBenchmark(("observer/histogram_compile_time_isa/" + kSize).c_str(), bm_histogram_compile_time_isa);
   benchmark::RegisterBenchmark(("observer/minmax_scalar/" + kSize).c_str(), bm_minmax_scalar);
   benchmark::RegisterBenchmark(("observer/per_channel_minmax/" + kSize).c_str(), bm_per_channel<qsafe::MinMaxObserver>);
   benchmark::RegisterBenchmark(("observer/per_channel_percentile/" + kSize).c_str(),
