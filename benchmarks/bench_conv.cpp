@@ -10,15 +10,11 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
-#include <oneapi/dnnl/dnnl.hpp>
-
+#include "peers/onednn_conv.hpp"
 #include "qsafe/kernel/conv2d.hpp"
 
 namespace {
@@ -101,76 +97,15 @@ void bench_qsafe(benchmark::State& st, Layer l) {
 }
 
 void bench_onednn(benchmark::State& st, Layer l) {
-  using namespace dnnl;
   const Data d(l);
-  const qsafe::Conv2dGeometry& g = d.g;
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::dims src_dims = {1, g.in_channels, g.in_h, g.in_w};
-  const memory::dims w_dims = {g.out_channels, g.in_channels, g.kernel_h, g.kernel_w};
-  const memory::dims dst_dims = {1, g.out_channels, g.out_h(), g.out_w()};
-  const memory::dims strides = {g.stride_h, g.stride_w}, dil = {g.dilation_h - 1, g.dilation_w - 1};
-  const memory::dims pad_l = {g.pad_top, g.pad_left}, pad_r = {g.pad_bottom, g.pad_right};
-  const memory::desc src_any(src_dims, memory::data_type::u8, memory::format_tag::any);
-  const memory::desc w_any(w_dims, memory::data_type::s8, memory::format_tag::any);
-  const memory::desc b_md({g.out_channels}, memory::data_type::s32, memory::format_tag::a);
-  const memory::desc dst_any(dst_dims, memory::data_type::u8, memory::format_tag::any);
-  const convolution_forward::desc desc(prop_kind::forward_inference, algorithm::convolution_direct, src_any, w_any,
-                                       b_md, dst_any, strides, dil, pad_l, pad_r);
-  // oneDNN's output scale multiplies (acc + bias) as floats: the same formula as qsafe's pipeline.
-  std::vector<float> scales(d.scale.begin(), d.scale.end());
-  std::string label;
-  auto make_pd = [&](bool zero_points) {
-    primitive_attr attr;
-    attr.set_scratchpad_mode(scratchpad_mode::user);
-    attr.set_output_scales(1 << 1, scales);
-    if (zero_points) {
-      attr.set_zero_points(DNNL_ARG_SRC, 0, {kInZeroPoint});
-      attr.set_zero_points(DNNL_ARG_DST, 0, {kOutZeroPoint});
-    }
-    return convolution_forward::primitive_desc(desc, attr, eng);
-  };
-  convolution_forward::primitive_desc pd;
-  try {
-    pd = make_pd(true);
-    label = "zero points";
-  } catch (const dnnl::error&) {
-    pd = make_pd(false);
-    label = "no zero points (unsupported with these formats)";
-  }
-  label += std::string(", ") + pd.impl_info_str();
-  memory src_user({src_dims, memory::data_type::u8, memory::format_tag::nhwc}, eng,
-                  const_cast<std::uint8_t*>(d.x.data()));
-  memory w_user({w_dims, memory::data_type::s8, memory::format_tag::oihw}, eng, const_cast<std::int8_t*>(d.w.data()));
-  memory src_mem(pd.src_desc(), eng), w_mem(pd.weights_desc(), eng), dst_mem(pd.dst_desc(), eng);
-  memory b_mem(b_md, eng, const_cast<std::int32_t*>(d.bias.data()));
-  memory scratch(pd.scratchpad_desc(), eng);
-  reorder(src_user, src_mem).execute(strm, src_user, src_mem);  // once, outside timing
-  reorder(w_user, w_mem).execute(strm, w_user, w_mem);
-  strm.wait();
-  const convolution_forward prim(pd);
-  for (auto _ : st) {
-    prim.execute(strm, {{DNNL_ARG_SRC, src_mem},
-                        {DNNL_ARG_WEIGHTS, w_mem},
-                        {DNNL_ARG_BIAS, b_mem},
-                        {DNNL_ARG_DST, dst_mem},
-                        {DNNL_ARG_SCRATCHPAD, scratch}});
-    strm.wait();
-    benchmark::ClobberMemory();
-  }
-  st.SetLabel(label);
-  set_gops(st, g);
+  qsafe_bench::run_onednn_conv(st, {d.g, d.x.data(), d.w.data(), d.bias.data(), d.scale, kInZeroPoint, kOutZeroPoint});
+  set_gops(st, d.g);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  // libgomp (oneDNN's threading) reads OMP_NUM_THREADS when it is loaded, before main: if it is
-  // not set, set it and start again, so every peer runs on one thread.
-  if (std::getenv("OMP_NUM_THREADS") == nullptr) {
-    setenv("OMP_NUM_THREADS", "1", 1);
-    execv("/proc/self/exe", argv);
-  }
+  qsafe_bench::reexec_single_threaded(argv);
   for (const Layer& l : kLayers) {
     benchmark::RegisterBenchmark(layer_name("qsafe", l).c_str(), bench_qsafe<qsafe::arch::automatic>, l);
     benchmark::RegisterBenchmark(layer_name("onednn", l).c_str(), bench_onednn, l);
