@@ -18,7 +18,9 @@
 // Counts are 64-bit; the exact min and max seen are kept beside the bins.
 //
 // Bin index computation, scalar and vector (they are tested equal): floor_scaled below, exact for
-// every finite x in range, including products that underflow.
+// every finite x in range, including products that underflow. On x86-64 the counting pass of
+// try_add / add_unchecked is the run-time dispatched AVX2 one of detail/histogram_count.hpp (same
+// float operations, same counts; uint16 sub-histograms on the stack for large batches).
 #ifndef QSAFE_OBSERVER_HISTOGRAM_HPP_
 #define QSAFE_OBSERVER_HISTOGRAM_HPP_
 
