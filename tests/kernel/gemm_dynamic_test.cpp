@@ -36,12 +36,14 @@ std::vector<std::uint8_t> quantize_by_hand(const std::vector<float>& a, std::int
     }
     if (!per_row) lo = tlo, hi = thi;
     const qsafe::QParams p =
-        qsafe::qparams_from_range(qsafe::Range{lo, hi}, qsafe::qrange_of<std::uint8_t>(), qsafe::SchemeKind::affine).value();
+        qsafe::qparams_from_range(qsafe::Range{lo, hi}, qsafe::qrange_of<std::uint8_t>(), qsafe::SchemeKind::affine)
+            .value();
     zp[static_cast<std::size_t>(r)] = p.zero_point;
     scale[static_cast<std::size_t>(r)] = p.scale;
     const float inv = qsafe::inverse_scale(p.scale);
     for (std::int64_t i = 0; i < k; ++i) {
-      const std::int32_t v = qsafe::RoundHalfEven::to_int32(a[static_cast<std::size_t>(r * k + i)] * inv) + p.zero_point;
+      const std::int32_t v =
+          qsafe::RoundHalfEven::to_int32(a[static_cast<std::size_t>(r * k + i)] * inv) + p.zero_point;
       q[static_cast<std::size_t>(r * k + i)] = static_cast<std::uint8_t>(std::min(255, std::max(0, v)));
     }
   }
@@ -49,11 +51,13 @@ std::vector<std::uint8_t> quantize_by_hand(const std::vector<float>& a, std::int
 }
 
 template <class Policy>
-void check_dynamic(std::int64_t m, std::int64_t n, std::int64_t k, bool per_row, std::uint32_t seed) {
+void check_dynamic(std::int64_t m, std::int64_t n, std::int64_t k, bool per_row, std::uint32_t seed,
+                   qsafe::RowScanPath scan = qsafe::RowScanPath::automatic) {
   std::mt19937 rng(seed);
   std::vector<float> a(static_cast<std::size_t>(m * k));
   for (std::size_t i = 0; i < a.size(); ++i)
-    a[i] = std::normal_distribution<float>(0.3f, 1.f)(rng) * (1.f + static_cast<float>(i / static_cast<std::size_t>(k) % 5));
+    a[i] = std::normal_distribution<float>(0.3f, 1.f)(rng) *
+           (1.f + static_cast<float>(i / static_cast<std::size_t>(k) % 5));
   auto w = qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(n * k), -127, 127);
   std::vector<float> sw(static_cast<std::size_t>(n)), bias(static_cast<std::size_t>(n));
   for (auto& x : sw) x = std::uniform_real_distribution<float>(0.001f, 0.02f)(rng);
@@ -69,18 +73,20 @@ void check_dynamic(std::int64_t m, std::int64_t n, std::int64_t k, bool per_row,
     const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);
     // Two steps, by hand.
     std::vector<float> want(static_cast<std::size_t>(m * n));
-    REQUIRE(qsafe_test::gemm<Isa>(
-                MatrixView<const std::uint8_t>(q.data(), m, k), Span<const std::int32_t>(zp), p.w,
-                qsafe::pipeline(qsafe::Dequantize{Span<const float>(scale), Span<const float>(sw), Span<const float>(bias)}),
-                MatrixView<float>(want.data(), m, n)) == Status::ok);
+    REQUIRE(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(q.data(), m, k), Span<const std::int32_t>(zp), p.w,
+                                  qsafe::pipeline(qsafe::Dequantize{Span<const float>(scale), Span<const float>(sw),
+                                                                    Span<const float>(bias)}),
+                                  MatrixView<float>(want.data(), m, n)) == Status::ok);
     // One call.
     Policy policy;
+    policy.set_scan_path(scan);
     std::vector<std::byte> ws(qsafe::gemm_dynamic_workspace_size<Isa>(m, p.w));
     std::vector<float> got(static_cast<std::size_t>(m * n), -7.f);
     REQUIRE(qsafe::gemm_dynamic<Isa>(MatrixView<const float>(a.data(), m, k), policy, p.w, Span<const float>(sw),
                                      Span<const float>(bias), MatrixView<float>(got.data(), m, n),
                                      Span<std::byte>(ws)) == Status::ok);
-    INFO(Isa::name << " M=" << m << " N=" << n << " K=" << k << " per_row=" << per_row);
+    INFO(Isa::name << " M=" << m << " N=" << n << " K=" << k << " per_row=" << per_row << " row scan "
+                   << qsafe::detail::row_scan_name(scan));
     CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);
     CHECK(policy.counters().values == static_cast<std::uint64_t>(m * k));
     // And it approximates the float product.
@@ -105,6 +111,21 @@ TEST_CASE("gemm_dynamic: per-row and per-tensor dynamic ranges equal quantize-th
   check_dynamic<qsafe::DynamicRange<qsafe::PerTensor>>(7, 33, 129, false, 2);
   check_dynamic<qsafe::DynamicRange<qsafe::PerRow>>(1, 64, 256, true, 3);
   check_dynamic<qsafe::DynamicRange<qsafe::PerRow>>(65, 17, 31, true, 4);
+}
+
+TEST_CASE("gemm_dynamic: every row-scan path (policy/detail/row_scan.hpp) on awkward K", "[kernel][gemm_dynamic]") {
+  for (const qsafe::RowScanPath scan : {qsafe::RowScanPath::portable, qsafe::RowScanPath::avx2,
+                                        qsafe::RowScanPath::avx512, qsafe::RowScanPath::automatic}) {
+    if (!qsafe::detail::row_scan_available(scan)) {
+      WARN("row-scan path " << qsafe::detail::row_scan_name(scan) << " not run: this CPU lacks it");
+      continue;
+    }
+    std::uint32_t seed = 10;
+    for (const std::int64_t k : {1, 7, 15, 16, 17, 31, 64, 65, 4097}) {
+      check_dynamic<qsafe::DynamicRange<qsafe::PerRow>>(3, 17, k, true, ++seed, scan);
+      check_dynamic<qsafe::DynamicRange<qsafe::PerTensor>>(3, 17, k, false, ++seed, scan);
+    }
+  }
 }
 
 TEST_CASE("gemm_dynamic: bad input and non-finite activations are statuses; C untouched", "[kernel][gemm_dynamic]") {

@@ -56,6 +56,7 @@
 #include "qsafe/core/span.hpp"
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
+#include "qsafe/policy/detail/row_scan.hpp"
 #include "qsafe/quantizer/detail/vector_loops.hpp"
 #include "qsafe/quantizer/granularity.hpp"
 #include "qsafe/quantizer/qparams_from_range.hpp"
@@ -120,6 +121,10 @@ class RangePolicyBase {
   const RangeCounters& counters() const noexcept { return counters_; }
   void reset_counters() noexcept { counters_ = RangeCounters{}; }
   const QuantTarget& target() const noexcept { return target_; }
+  // Which loops scan and quantize the rows (policy/detail/row_scan.hpp): the best this CPU runs
+  // by default; forcing one (tests, benchmarks) changes the speed, never the results.
+  void set_scan_path(RowScanPath p) noexcept { scan_path_ = p; }
+  RowScanPath scan_path() const noexcept { return scan_path_; }
 
   template <class Int, class Rounding = RoundHalfEven>
   Status quantize_row(Span<const float> row, const RowParams& p, Int* dst, Rounding = {}) noexcept {
@@ -132,8 +137,9 @@ class RangePolicyBase {
     if (row.data() == nullptr && !row.empty()) return Status::null_pointer;
     if (dst == nullptr && !row.empty()) return Status::null_pointer;
     QSAFE_RETURN_IF_ERROR(check_qparams(p.params, target_.qrange));
-    const detail::QuantizeCounts c = detail::quantize_loop_counted<Rounding>(
-        row.data(), row.size(), inverse_scale(p.params.scale), p.params.zero_point, target_.qrange, p.range, dst);
+    const detail::QuantizeCounts c =
+        detail::row_quantize_counted<Rounding>(row.data(), row.size(), inverse_scale(p.params.scale),
+                                               p.params.zero_point, target_.qrange, p.range, dst, scan_path_);
     counters_.values += row.size();
     counters_.non_finite += c.non_finite;
     counters_.saturated += c.saturated;
@@ -157,7 +163,7 @@ class RangePolicyBase {
   Result<Range> find_range(MatrixView<const float> a) noexcept {
     detail::MinMax total;
     for (std::int64_t r = 0; r < a.rows(); ++r) {
-      const detail::MinMax m = detail::min_max_loop(a.row(r), static_cast<std::size_t>(a.cols()));
+      const detail::MinMax m = detail::row_min_max(a.row(r), static_cast<std::size_t>(a.cols()), scan_path_);
       total.non_finite += m.non_finite;
       total.lo = m.lo < total.lo ? m.lo : total.lo;
       total.hi = m.hi > total.hi ? m.hi : total.hi;
@@ -180,6 +186,7 @@ class RangePolicyBase {
 
   QuantTarget target_{};
   bool begun_ = false;
+  RowScanPath scan_path_ = RowScanPath::automatic;
   RangeCounters counters_{};
 };
 
