@@ -8,10 +8,15 @@
 //   packed weights (kKr = 2, int16): per pair of k, 2 YMM of 8 columns x (k, k+1):
 //       lane j of Bv: B[2g][8v + j], B[2g + 1][8v + j]
 //   packed A (pack_a, once per call): u(A) as int16, row-major, row stride k_padded (zero tail)
-//   register tile (kMr = 4 rows x kNr = 16 columns), 8 YMM accumulators:
-//       acc[r][v] += vpmaddwd(bcast32(A16[r][2g..2g+1]), Bv)
-//   8 accumulators + 2 B + 1 broadcast + 1 product = 12 YMM registers (6 rows would need all 16,
-//   and GCC then spills the tile on every step).
+//   register tile (kMr = 6 rows x kNr = 16 columns), 12 YMM accumulators:
+//       B_v = load(panel group g, vector v)        (2 loads per step, shared by the 6 rows)
+//       acc[r][v] += vpmaddwd(bcast32(A16[r][2g..2g+1]), B_v)
+//   12 accumulators + 2 B + 1 broadcast + 1 product = all 16 YMM registers.
+//
+// Why not an exact vpmaddubsw (weights split into digits, or A into 7 + 1 bits): each full u8 x s8
+// product then needs two byte products, i.e. 16 useful MACs per multiply like vpmaddwd, plus the
+// int16 -> int32 step; every such scheme costs more vector ops per MAC than vpmaddwd + vpaddd
+// (docs/kernels.md counts them).
 #ifndef QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_
 #define QSAFE_KERNEL_ARCH_AVX2_UKERNEL_HPP_
 
@@ -27,10 +32,10 @@
 #include "qsafe/kernel/arch/avx2/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
 
-// Tile shape (rows x YMM vectors per row). 4 x 2 measured best on Zen 5; every 12-accumulator
-// shape tried (4 x 3, 3 x 4, 6 x 2) spills under GCC 12 and runs at ~60 % of it (docs/benchmarks.md).
+// Tile shape (rows x YMM vectors per row). 6 x 2 measured best on Zen 5 (docs/benchmarks.md):
+// 12 accumulators + 2 B + 1 broadcast + 1 product = all 16 YMM registers, no spill.
 #ifndef QSAFE_AVX2_MR
-#define QSAFE_AVX2_MR 4
+#define QSAFE_AVX2_MR 6
 #define QSAFE_AVX2_NV 2
 #endif
 
@@ -45,7 +50,7 @@ struct GemmUkernel<arch::avx2> {
   static constexpr int kKr = 2;
   static constexpr int kKPad = 4;
   using BElem = std::int16_t;
-  static constexpr const char* name = "u8s8_gemm_4x16c2__avx2_widen16";
+  static constexpr const char* name = "u8s8_gemm_6x16c2__avx2_widen16";
 
   static std::size_t packed_a_size(std::int64_t m, std::int64_t k_padded) noexcept {
     return static_cast<std::size_t>(m * k_padded) * sizeof(std::int16_t);
@@ -73,7 +78,10 @@ struct GemmUkernel<arch::avx2> {
   template <class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX2 static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
     std::int64_t m = t.row_begin;
-    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e);
+    // Full tiles with a full tile after them prefetch its A; the last one (and GEMV rows) do not:
+    // prefetching rows that are never read cost up to 25 % on 1 x 4096 x 4096.
+    for (; m + 2 * kMr <= t.row_end; m += kMr) tile<kMr, true>(t, m, e);
+    for (; m + kMr <= t.row_end; m += kMr) tile<kMr, false>(t, m, e);
     tail_rows<kMr - 1>(t, m, e);
   }
 
@@ -84,7 +92,7 @@ struct GemmUkernel<arch::avx2> {
                                                               const GemmEpilogue<Out, Pipeline>& e) noexcept {
     if constexpr (R > 0) {
       if (t.row_end - m == R) {
-        tile<R>(t, m, e);
+        tile<R, false>(t, m, e);
       } else {
         tail_rows<R - 1>(t, m, e);
       }
@@ -96,7 +104,7 @@ struct GemmUkernel<arch::avx2> {
   template <int r, int R>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_rows(__m256i (&acc)[R][kNv], const std::int16_t* a,
                                                               std::int64_t lda, std::int64_t k,
-                                                              const std::int16_t* b) noexcept {
+                                                              const __m256i (&b)[kNv]) noexcept {
     if constexpr (r < R) {
       std::int32_t word;
       std::memcpy(&word, a + r * lda + k, 4);
@@ -106,18 +114,63 @@ struct GemmUkernel<arch::avx2> {
     }
   }
 
-  // acc[v] += vpmaddwd(x, B_v), B_v read straight from the panel (a memory operand: no register).
+  // acc += vpmaddwd(x, b), with b already in a register. GCC 12 written with intrinsics folds one
+  // of the B loads back into every vpmaddwd (a load per multiply: the loop then runs at the load
+  // ports' limit, ~2/3 of the multiplier's) and adds a register move per accumulator per step
+  // (it computes the sum into a fresh register). The two instructions in one asm statement, with
+  // the accumulator as a read-write operand, leave it nothing to choose.
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_add(__m256i& acc, __m256i x, __m256i b) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+    __m256i product;
+    __asm__(  // AT&T and Intel operand order (-masm=intel)
+        "vpmaddwd {%[b], %[x], %[p]|%[p], %[x], %[b]}\n\t"
+        "vpaddd {%[p], %[acc], %[acc]|%[acc], %[acc], %[p]}"
+        : [acc] "+x"(acc), [p] "=&x"(product)
+        : [x] "x"(x), [b] "x"(b));
+#else
+    acc = _mm256_add_epi32(acc, _mm256_madd_epi16(x, b));
+#endif
+  }
+
+  // acc[v] += vpmaddwd(x, B_v), B_v loaded once per step (below) and shared by the R rows.
   template <int v>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void madd_vectors(__m256i (&acc)[kNv], __m256i x,
-                                                                 const std::int16_t* b) noexcept {
+                                                                 const __m256i (&b)[kNv]) noexcept {
     if constexpr (v < kNv) {
-      acc[v] = _mm256_add_epi32(acc[v],
-                                _mm256_madd_epi16(x, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 16 * v))));
+      madd_add(acc[v], x, b[v]);
       madd_vectors<v + 1>(acc, x, b);
     }
   }
 
-  template <int R, class AType, class Out, class Pipeline>
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void load_b(__m256i (&b)[kNv], const std::int16_t* p) noexcept {
+    if constexpr (v < kNv) {
+      b[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 16 * v));
+      load_b<v + 1>(b, p);
+    }
+  }
+
+  template <int R>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void step(__m256i (&acc)[R][kNv], const std::int16_t* a,
+                                                         std::int64_t lda, std::int64_t k,
+                                                         const std::int16_t* b) noexcept {
+    __m256i bv[kNv];
+    load_b<0>(bv, b);
+    madd_rows<0, R>(acc, a, lda, k, bv);
+  }
+
+  template <int r, int R>
+  QSAFE_ALWAYS_INLINE static void prefetch_rows(const std::int16_t* a, std::int64_t lda, std::int64_t k) noexcept {
+    if constexpr (r < R) {
+      // Integer address arithmetic: the next tile may lie past A's last row (a prefetch never faults).
+      const std::uintptr_t p =
+          reinterpret_cast<std::uintptr_t>(a) + static_cast<std::uintptr_t>(r * lda + k) * sizeof(std::int16_t);
+      _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0);
+      prefetch_rows<r + 1, R>(a, lda, k);
+    }
+  }
+
+  template <int R, bool kPrefetch, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 static void tile(const GemmTask<AType>& t, std::int64_t m0,
                                                          const GemmEpilogue<Out, Pipeline>& e) noexcept {
     __m256i acc[R][kNv];
@@ -125,7 +178,11 @@ struct GemmUkernel<arch::avx2> {
     for (int i = 0; i < R * kNv; ++i) acc[i / kNv][i % kNv] = _mm256_setzero_si256();
     const std::int16_t* a = static_cast<const std::int16_t*>(t.a_packed) + m0 * t.k_padded;
     const auto* b = static_cast<const std::int16_t*>(t.panel);
-    for (std::int64_t k = 0; k < t.k_padded; k += 2, b += kNr * kKr) madd_rows<0, R>(acc, a, t.k_padded, k, b);
+    for (std::int64_t k = 0; k < t.k_padded; k += 2, b += kNr * kKr) {
+      if (kPrefetch && (k & 31) == 0)
+        prefetch_rows<0, R>(a, t.k_padded, k + R * t.k_padded);  // next tile's A, a line per row
+      step<R>(acc, a, t.k_padded, k, b);
+    }
     finish_rows<0, R, kNv>(acc, t, m0, e);
   }
 

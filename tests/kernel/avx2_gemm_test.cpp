@@ -1,0 +1,111 @@
+// The AVX2 (widen16) kernel on the shapes and values its own structure makes risky: every row
+// tail of its 6-row tile and the tiles that prefetch the next one, awkward K (odd, prime, one
+// past a pair or a 32-k prefetch step), and values at both ends of every range (A 0 / 255,
+// zero points at the edges, weights -128 / 127), against the int64 reference.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <random>
+#include <type_traits>
+#include <vector>
+
+#include "kernel/gemm_support.hpp"
+#include "qsafe/kernel/gemm.hpp"
+
+using qsafe::MatrixView;
+using qsafe::Span;
+using qsafe::Status;
+
+#if QSAFE_COMPILE_AVX2
+namespace {
+
+using Avx2 = qsafe::arch::avx2;
+
+// Weight patterns: 0 random, 1 all +127, 2 all -128, 3 alternating -128 / +127 along k,
+// 4 random in {-128, 127}.
+std::vector<std::int8_t> weights(std::mt19937& rng, std::int64_t n, std::int64_t k, int mode) {
+  std::vector<std::int8_t> w(static_cast<std::size_t>(n * k));
+  std::uniform_int_distribution<int> any(-128, 127), bit(0, 1);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      int v = 0;
+      switch (mode) {
+        case 0: v = any(rng); break;
+        case 1: v = 127; break;
+        case 2: v = -128; break;
+        case 3: v = kk % 2 ? 127 : -128; break;
+        default: v = bit(rng) ? 127 : -128; break;
+      }
+      w[static_cast<std::size_t>(j * k + kk)] = static_cast<std::int8_t>(v);
+    }
+  return w;
+}
+
+template <class AType>
+void check_case(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode, int w_mode,
+                int zp_mode) {
+  constexpr bool kSigned = std::is_same<AType, std::int8_t>::value;
+  const int lo = kSigned ? -128 : 0, hi = kSigned ? 127 : 255;
+  std::vector<AType> a(static_cast<std::size_t>(m * k));
+  std::uniform_int_distribution<int> any(lo, hi);
+  for (auto& x : a) x = static_cast<AType>(a_mode == 0 ? any(rng) : a_mode == 1 ? hi : lo);
+  const std::vector<std::int8_t> w = weights(rng, n, k, w_mode);
+  // zp_mode 0: per tensor at the low end, 1: per tensor at the high end, 2: per row, both ends.
+  std::vector<std::int32_t> zp(zp_mode == 2 ? static_cast<std::size_t>(m) : 1);
+  for (std::size_t i = 0; i < zp.size(); ++i) zp[i] = zp_mode == 0 ? lo : zp_mode == 1 ? hi : (i % 2 ? hi : lo);
+
+  const qsafe_test::Packed p = qsafe_test::pack<Avx2>(w, n, k);
+  REQUIRE(p.status == Status::ok);
+  std::vector<std::int32_t> out(static_cast<std::size_t>(m * n), 0x5a5a5a5a);
+  REQUIRE(qsafe_test::gemm<Avx2>(MatrixView<const AType>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
+                                 qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), m, n)) == Status::ok);
+  const std::vector<std::int64_t> ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    if (out[i] != ref[i]) {
+      FAIL_CHECK((kSigned ? "s8" : "u8") << " M=" << m << " N=" << n << " K=" << k << " a_mode=" << a_mode
+                                         << " w_mode=" << w_mode << " zp_mode=" << zp_mode << " index " << i << ": "
+                                         << out[i] << " != " << ref[i]);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("avx2 gemm: awkward K, every row tail, extreme values", "[kernel][gemm][avx2]") {
+  if (!Avx2::available()) {
+    WARN("AVX2 not available on this CPU: skipped");
+    return;
+  }
+  const std::int64_t ks[] = {1, 2, 3, 4, 5, 7, 11, 13, 31, 32, 33, 63, 65, 127, 257, 509, 1031};
+  // 1..7 cover every tail of the 6-row tile; 12, 13, 19 have tiles that prefetch the next one.
+  const std::int64_t ms[] = {1, 2, 3, 4, 5, 6, 7, 12, 13, 19};
+  const std::int64_t ns[] = {1, 8, 15, 16, 17, 33};
+  std::mt19937 rng(2026);
+  int i = 0;
+  for (std::int64_t k : ks)
+    for (std::int64_t m : ms)
+      for (std::int64_t n : ns) {
+        if (m * n * k > (1 << 17)) continue;
+        const int a_mode = i % 3, w_mode = (i / 3) % 5, zp_mode = (i / 15) % 3;
+        if (i % 2 == 0)
+          check_case<std::uint8_t>(rng, m, n, k, a_mode, w_mode, zp_mode);
+        else
+          check_case<std::int8_t>(rng, m, n, k, a_mode, w_mode, zp_mode);
+        ++i;
+      }
+}
+
+TEST_CASE("avx2 gemm: all-255 activations against -128 / 127 weights on every pattern and zero point",
+          "[kernel][gemm][avx2]") {
+  if (!Avx2::available()) return;
+  std::mt19937 rng(5);
+  for (std::int64_t k : {std::int64_t{2}, std::int64_t{63}, std::int64_t{257}, std::int64_t{4099}})
+    for (int w_mode = 1; w_mode <= 4; ++w_mode)
+      for (int zp_mode = 0; zp_mode <= 2; ++zp_mode) {
+        check_case<std::uint8_t>(rng, 13, 17, k, 1, w_mode, zp_mode);
+        check_case<std::int8_t>(rng, 13, 17, k, 1, w_mode, zp_mode);
+        check_case<std::int8_t>(rng, 7, 17, k, 2, w_mode, zp_mode);
+      }
+}
+#endif
