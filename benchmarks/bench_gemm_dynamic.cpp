@@ -5,9 +5,9 @@
 //                                              the GEMM the dynamic path cannot beat;
 //   gemm_dynamic/<policy>_<path>/<M>x<K>x<N>   gemm_dynamic(): float A in through a range policy,
 //                                              quantized and written row by row, float C out;
-//   rows/<policy>_<path>/<M>x<K>               the A-side alone (policy.begin, then row_params and
-//                                              quantize_row for every row, as gemm_dynamic runs
-//                                              them); counter ns_per_elem.
+//   rows/<policy>_<path>/<M>x<K>               the A-side alone (detail::dynamic_quantize_rows, the
+//                                              loop gemm_dynamic runs before its integer GEMM);
+//                                              counter ns_per_elem.
 //
 // <policy>: dynamic_per_row, dynamic_per_tensor, guarded_per_row (envelope never hit: the common
 // case). <path>: the policy's row-scan loops (policy/detail/row_scan.hpp): portable (the
@@ -131,17 +131,13 @@ void bench_rows(benchmark::State& st, Shape s, qsafe::RowScanPath path) {
   const Data d(s);
   std::vector<std::uint8_t> q(d.a.size());
   std::vector<std::int32_t> zp(static_cast<std::size_t>(s.m));
+  std::vector<float> scale(static_cast<std::size_t>(s.m));
   Policy policy = make_policy<Policy>(path);
   const qsafe::MatrixView<const float> a(d.a.data(), s.m, s.k);
   for (auto _ : st) {
-    if (policy.begin(a, qsafe::QuantTarget{}) != qsafe::Status::ok) return st.SkipWithError("begin failed");
-    for (std::int64_t r = 0; r < s.m; ++r) {
-      const qsafe::Span<const float> row(a.row(r), static_cast<std::size_t>(s.k));
-      const qsafe::Result<qsafe::RowParams> p = policy.row_params(row);
-      if (!p.ok() || policy.quantize_row(row, p.value(), q.data() + r * s.k) != qsafe::Status::ok)
-        return st.SkipWithError("row failed");
-      zp[static_cast<std::size_t>(r)] = p.value().params.zero_point;
-    }
+    if (qsafe::detail::dynamic_quantize_rows(a, policy, qsafe::QuantTarget{}, q.data(), zp.data(), scale.data()) !=
+        qsafe::Status::ok)
+      return st.SkipWithError("dynamic_quantize_rows failed");
     benchmark::DoNotOptimize(q.data());
     benchmark::ClobberMemory();
   }
