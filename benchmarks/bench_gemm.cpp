@@ -7,7 +7,8 @@
 //
 // All integer outputs are raw int32 accumulators with an activation zero point (qsafe's
 // correction, oneDNN's src zero point, gemmlowp's lhs offset); *_f32 variants dequantize with
-// per-channel weight scales (qsafe Dequantize, oneDNN output scales with mask 2).
+// per-channel weight scales (qsafe Dequantize, oneDNN output scales with mask 2); *_requant_u8
+// variants add an int32 bias and requantize per channel to uint8 with a zero point.
 // Run single-threaded: OMP_NUM_THREADS=1 (set here too, before oneDNN starts its OpenMP pool).
 #include <benchmark/benchmark.h>
 
@@ -120,6 +121,50 @@ void bench_qsafe(benchmark::State& st, Shape shape) {
   set_gops(st, shape);
 }
 
+// Requantizing output, as a quantized layer runs: int32 bias + per-channel float requantization
+// to uint8 with a zero point (qsafe AddBias + RequantizeFloat, the uint8 store saturating).
+constexpr std::int32_t kOutZeroPoint = 3;
+
+struct RequantData : Data {
+  std::vector<std::int32_t> bias;  // [N]
+  std::vector<float> scale;        // [N]: a_scale * w_scale / y_scale
+  explicit RequantData(Shape shape) : Data(shape) {
+    std::mt19937 rng(2);
+    bias.resize(static_cast<std::size_t>(shape.n));
+    scale.resize(bias.size());
+    for (std::size_t i = 0; i < bias.size(); ++i) {
+      bias[i] = static_cast<std::int32_t>(rng() % 2001) - 1000;
+      scale[i] = 1.f / static_cast<float>(3000 + 7 * i);
+    }
+  }
+};
+
+template <class Isa>
+void bench_qsafe_requant(benchmark::State& st, Shape shape) {
+  if constexpr (!std::is_same<Isa, qsafe::arch::automatic>::value) {
+    if (!Isa::available()) return st.SkipWithError("path not available on this CPU");
+  }
+  const RequantData d(shape);
+  std::vector<std::byte> storage(qsafe::packed_weights_size<Isa>(shape.n, shape.k));
+  const auto packed = qsafe::pack_weights<Isa>(qsafe::MatrixView<const std::int8_t>(d.w_nk.data(), shape.n, shape.k),
+                                               qsafe::WeightLayout::nk, qsafe::Span<std::byte>(storage));
+  if (!packed.ok()) return st.SkipWithError("pack_weights failed");
+  std::vector<std::byte> ws(qsafe::gemm_workspace_size<Isa>(shape.m, packed.value()));
+  const std::int32_t zp[1] = {kZeroPoint};
+  const qsafe::MatrixView<const std::uint8_t> a(d.a.data(), shape.m, shape.k);
+  std::vector<std::uint8_t> c(static_cast<std::size_t>(shape.m * shape.n));
+  const auto pipe = qsafe::pipeline(qsafe::AddBias{qsafe::Span<const std::int32_t>(d.bias)},
+                                    qsafe::RequantizeFloat{qsafe::Span<const float>(d.scale), kOutZeroPoint});
+  for (auto _ : st) {
+    const qsafe::Status s =
+        qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(), pipe,
+                         qsafe::MatrixView<std::uint8_t>(c.data(), shape.m, shape.n), qsafe::Span<std::byte>(ws));
+    benchmark::DoNotOptimize(s);
+    benchmark::ClobberMemory();
+  }
+  set_gops(st, shape);
+}
+
 // Dynamic quantization: float A through a range policy (quantized row by row), float C out.
 template <class Policy>
 void bench_qsafe_dynamic(benchmark::State& st, Shape shape) {
@@ -180,6 +225,44 @@ void bench_onednn_matmul(benchmark::State& st, Shape s) {
     strm.wait();
     benchmark::ClobberMemory();
   }
+  set_gops(st, s);
+}
+
+// The same requantizing output: s32 bias, per-channel output scales, dst zero point, u8 dst.
+void bench_onednn_matmul_requant(benchmark::State& st, Shape s) {
+  using namespace dnnl;
+  const RequantData d(s);
+  engine eng(engine::kind::cpu, 0);
+  stream strm(eng);
+  const memory::dims a_dims = {s.m, s.k}, b_dims = {s.k, s.n}, c_dims = {s.m, s.n};
+  const memory::desc a_md(a_dims, memory::data_type::u8, memory::format_tag::ab);
+  const memory::desc b_any(b_dims, memory::data_type::s8, memory::format_tag::any);
+  const memory::desc bias_md({1, s.n}, memory::data_type::s32, memory::format_tag::ab);
+  const memory::desc c_md(c_dims, memory::data_type::u8, memory::format_tag::ab);
+  primitive_attr attr;
+  attr.set_zero_points(DNNL_ARG_SRC, 0, {kZeroPoint});
+  attr.set_zero_points(DNNL_ARG_DST, 0, {kOutZeroPoint});
+  attr.set_output_scales(1 << 1, d.scale);
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  const matmul::primitive_desc pd(matmul::desc(a_md, b_any, bias_md, c_md), attr, eng);
+  memory a_mem(a_md, eng, const_cast<std::uint8_t*>(d.a.data()));
+  memory b_user({b_dims, memory::data_type::s8, memory::format_tag::ab}, eng, const_cast<std::int8_t*>(d.w_kn.data()));
+  memory b_mem(pd.weights_desc(), eng);
+  reorder(b_user, b_mem).execute(strm, b_user, b_mem);
+  memory bias_mem(bias_md, eng, const_cast<std::int32_t*>(d.bias.data()));
+  memory c_mem(c_md, eng);
+  memory scratch(pd.scratchpad_desc(), eng);
+  const matmul prim(pd);
+  for (auto _ : st) {
+    prim.execute(strm, {{DNNL_ARG_SRC, a_mem},
+                        {DNNL_ARG_WEIGHTS, b_mem},
+                        {DNNL_ARG_BIAS, bias_mem},
+                        {DNNL_ARG_DST, c_mem},
+                        {DNNL_ARG_SCRATCHPAD, scratch}});
+    strm.wait();
+    benchmark::ClobberMemory();
+  }
+  st.SetLabel(pd.impl_info_str());
   set_gops(st, s);
 }
 
@@ -316,6 +399,17 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(shape_name("onednn_gemm", s).c_str(), bench_onednn_gemm, s);
     benchmark::RegisterBenchmark(shape_name("gemmlowp", s).c_str(), bench_gemmlowp, s);
     benchmark::RegisterBenchmark(shape_name("eigen_f32", s).c_str(), bench_eigen, s);
+  }
+  // Requantizing output (bias + per-channel float scale -> uint8 with zero point): ResNet-50's
+  // 56x56x64->256 1x1 conv as a GEMM, and a small square.
+  for (const Shape& s : {Shape{3136, 64, 256}, Shape{64, 64, 64}}) {
+    benchmark::RegisterBenchmark(shape_name("qsafe_requant_u8", s).c_str(), bench_qsafe_requant<qsafe::arch::automatic>,
+                                 s);
+#if QSAFE_COMPILE_AVX_VNNI
+    benchmark::RegisterBenchmark(shape_name("qsafe_avx_vnni_requant_u8", s).c_str(),
+                                 bench_qsafe_requant<qsafe::arch::avx_vnni>, s);
+#endif
+    benchmark::RegisterBenchmark(shape_name("onednn_matmul_requant_u8", s).c_str(), bench_onednn_matmul_requant, s);
   }
 #if QSAFE_COMPILE_AVX512_VNNI
   benchmark::RegisterBenchmark("peak/vpdpbusd_zmm", peak_vpdpbusd_zmm);

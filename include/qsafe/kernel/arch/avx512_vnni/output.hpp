@@ -288,6 +288,153 @@ QSAFE_AVX512_INLINE void apply_and_store(arch::avx512_vnni isa, const Pipeline& 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// 8-bit row store: the 64 columns of one tile row (4 ZMM of int32) saturated and packed into one
+// 64-byte store, instead of four vpmaxsd + vpmovusdb stores. vpackssdw then vpackuswb / vpacksswb
+// saturate int32 -> int16 -> 8 bits, which equals saturating int32 -> 8 bits directly; the packs
+// interleave 128-bit lanes, so one vpermd puts the dwords (4 columns each) back in order.
+// On top of that, the pipeline's tail is done on the packed vectors where it is exact:
+//   * a last Clamp{lo, hi} becomes an 8-bit clamp at sat(lo), sat(hi) after the pack (saturation is
+//     monotone, so sat(clamp(y, lo, hi)) = clamp(sat(y), sat(lo), sat(hi)) for lo <= hi): 2 ops per
+//     64 outputs instead of 8;
+//   * a RequantizeFloat right before the store (or before that Clamp) adds its zero point with a
+//     saturating int16 add after the first pack (2 adds instead of 4) and clamps only from above
+//     (apply_without_zero_point). Exact for |zp| <= 32512: then sat8(sat16(sat16(q) + zp)) equals
+//     sat8(q + zp) for every int32 q; other zero points take the int32 route.
+
+template <class Out>
+struct Pack8;
+template <>
+struct Pack8<std::uint8_t> {
+  QSAFE_AVX512_INLINE static __m512i pack(__m512i a, __m512i b) noexcept { return _mm512_packus_epi16(a, b); }
+  QSAFE_AVX512_INLINE static __m512i clamp(__m512i v, std::int32_t lo, std::int32_t hi) noexcept {
+    return _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(static_cast<char>(sat(lo)))),
+                           _mm512_set1_epi8(static_cast<char>(sat(hi))));
+  }
+  static constexpr std::int32_t sat(std::int32_t v) noexcept { return v < 0 ? 0 : (v > 255 ? 255 : v); }
+};
+template <>
+struct Pack8<std::int8_t> {
+  QSAFE_AVX512_INLINE static __m512i pack(__m512i a, __m512i b) noexcept { return _mm512_packs_epi16(a, b); }
+  QSAFE_AVX512_INLINE static __m512i clamp(__m512i v, std::int32_t lo, std::int32_t hi) noexcept {
+    return _mm512_min_epi8(_mm512_max_epi8(v, _mm512_set1_epi8(static_cast<char>(sat(lo)))),
+                           _mm512_set1_epi8(static_cast<char>(sat(hi))));
+  }
+  static constexpr std::int32_t sat(std::int32_t v) noexcept { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+};
+
+// How stages [First, size) of a pipeline split around an 8-bit row store.
+template <class Pipeline, std::size_t First>
+struct Row8Plan {
+  using Stages = decltype(Pipeline::stages);
+  static constexpr std::size_t kSize = Pipeline::size;
+  template <std::size_t I, class S>
+  static constexpr bool is() noexcept {
+    if constexpr (I < First || I >= kSize) {
+      return false;
+    } else {
+      return std::is_same<std::tuple_element_t<I, Stages>, S>::value;
+    }
+  }
+  static constexpr bool kClampLast = kSize > First&& is<kSize - 1, Clamp>();
+  static constexpr std::size_t kEnd = kSize - (kClampLast ? 1 : 0);  // stages before the 8-bit clamp
+  static constexpr bool kRequantLast = kEnd > First&& is<kEnd - 1, RequantizeFloat>();
+  static constexpr std::size_t kIntEnd = kEnd - (kRequantLast ? 1 : 0);  // stages done on int32 as usual
+};
+
+template <std::size_t I, std::size_t End, class Pipeline>
+QSAFE_AVX512_INLINE __m512i apply_range(arch::avx512_vnni isa, const Pipeline& p, __m512i v,
+                                        const Lanes16& l) noexcept {
+  if constexpr (I == End) {
+    return v;
+  } else {
+    return apply_range<I + 1, End>(isa, p, apply(isa, std::get<I>(p.stages), v, l), l);
+  }
+}
+
+QSAFE_AVX512_INLINE __mmask16 lane_mask16(int left) noexcept {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>(left <= 0 ? 0u : (1u << left) - 1u);
+}
+
+// A value the compiler must produce here and cannot hoist: the row store's constants (zero point,
+// clamp bounds, the float limit, the permutation) are loop-invariant, and GCC would otherwise
+// compute them once before the tile loop and keep them in registers across the K loop, where the
+// 24 accumulators leave none spare (measured: the K loop then spills, -45 %). Rebuilt from a GPR
+// or one load per row instead.
+template <class T>
+QSAFE_ALWAYS_INLINE T here(T v) noexcept {
+  __asm__ volatile("" : "+r"(v));
+  return v;
+}
+
+alignas(64) constexpr std::int32_t kRow8Permutation[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
+
+// The row store's per-row constants (see here()).
+struct Row8Consts {
+  __m512 limit;  // 2^30
+  __m512i zp;    // RequantizeFloat's zero point (int16 lanes when zp16, int32 lanes otherwise)
+  bool zp16;
+};
+
+// One vector of store_row_8bit: stages [First, IntEnd), then the RequantizeFloat at IntEnd if
+// Requant (without its zero point when k.zp16).
+template <std::size_t First, std::size_t IntEnd, bool Requant, class Pipeline>
+QSAFE_AVX512_INLINE __m512i row8_vector(const Pipeline& p, __m512i x, std::int64_t row, std::int64_t col, int left,
+                                        const Row8Consts& k) noexcept {
+  const Lanes16 l{row, col, lane_mask16(left)};
+  __m512i y = apply_range<First, IntEnd>(arch::avx512_vnni{}, p, x, l);
+  if constexpr (Requant) {
+    const __m512 mult = load_channel(std::get<IntEnd>(p.stages).multiplier, l.col, l.mask);
+    __m512 f = _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(y), mult), k.limit);
+    if (k.zp16) {
+      // Below -2^31 the conversion gives INT_MIN, which saturates like the reference's -2^30 + zp.
+      y = _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // half even
+    } else {
+      f = _mm512_max_ps(f, _mm512_sub_ps(_mm512_setzero_ps(), k.limit));
+      y = _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), k.zp);
+    }
+  }
+  return y;
+}
+
+// Stages [First, size) on x0..x3 (columns col .. col + 63 of `row`; the first `cols` are stored,
+// 1 <= cols <= 64) and the saturating 8-bit store into out[0 .. cols).
+template <std::size_t First, class Pipeline, class Out>
+QSAFE_AVX512_INLINE void store_row_8bit(const Pipeline& p, __m512i x0, __m512i x1, __m512i x2, __m512i x3,
+                                        std::int64_t row, std::int64_t col, int cols, Out* out) noexcept {
+  using Plan = Row8Plan<Pipeline, First>;
+  Row8Consts k{};
+  if constexpr (Plan::kRequantLast) {
+    const std::int32_t zp = here(std::get<Plan::kIntEnd>(p.stages).zero_point);
+    k.zp16 = zp >= -32512 && zp <= 32512;
+    k.zp = k.zp16 ? _mm512_set1_epi16(static_cast<short>(zp)) : _mm512_set1_epi32(zp);
+    k.limit = _mm512_castsi512_ps(_mm512_set1_epi32(here(0x4e800000)));  // 2^30 = kRequantizeFloatLimit
+  }
+  // Straight-line, no loop over the vectors (a loop over x[] keeps the tile in memory under GCC).
+  const __m512i y0 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x0, row, col, cols, k);
+  const __m512i y1 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x1, row, col + 16, cols - 16, k);
+  __m512i w01 = _mm512_packs_epi32(y0, y1);
+  const __m512i y2 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x2, row, col + 32, cols - 32, k);
+  const __m512i y3 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x3, row, col + 48, cols - 48, k);
+  __m512i w23 = _mm512_packs_epi32(y2, y3);
+  if (Plan::kRequantLast && k.zp16) {
+    w01 = _mm512_adds_epi16(w01, k.zp);
+    w23 = _mm512_adds_epi16(w23, k.zp);
+  }
+  __m512i b = Pack8<Out>::pack(w01, w23);
+  if constexpr (Plan::kClampLast) {
+    const Clamp& c = std::get<Pipeline::size - 1>(p.stages);
+    b = Pack8<Out>::clamp(b, here(c.lo), here(c.hi));
+  }
+  // 128-bit lane i of b holds columns 4i..4i+3 of y0, y1, y2, y3 (one dword each).
+  b = _mm512_permutexvar_epi32(_mm512_load_si512(here(kRow8Permutation)), b);
+  if (cols >= 64) {
+    _mm512_storeu_si512(out, b);
+  } else {
+    _mm512_mask_storeu_epi8(out, (__mmask64{1} << cols) - 1, b);
+  }
+}
+
 }  // namespace detail
 }  // namespace qsafe
 

@@ -113,15 +113,13 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
-  template <int v, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv],
-                                                                          const __m512i (&corr)[kNv],
-                                                                          const GemmTask<AType>& t, std::int64_t row,
-                                                                          Out* c, const GemmEpilogue<Out, Pipeline>& e,
-                                                                          const Pipeline& p) noexcept {
+  template <int v, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv], int cols,
+                                                                          std::int64_t col_begin, std::int64_t row,
+                                                                          Out* c, const Pipeline& p) noexcept {
     if constexpr (v < kNv) {
-      finish_vector<v>(acc[v], corr[v], t.cols, t.col_begin, row, c, p);
-      finish_vectors<v + 1>(acc, corr, t, row, c, e, p);
+      finish_vector<v>(acc[v], cols, col_begin, row, c, p);
+      finish_vectors<v + 1>(acc, cols, col_begin, row, c, p);
     }
   }
 
@@ -170,32 +168,75 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
-  // Epilogue on the register tile: zero-point correction, pipeline, masked store, row by row.
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void negate_vectors(__m512i (&acc)[kNv],
+                                                                          const __m512i (&corr)[kNv]) noexcept {
+    if constexpr (v < kNv) {
+      acc[v] = _mm512_sub_epi32(_mm512_setzero_si512(), corr[v]);
+      negate_vectors<v + 1>(acc, corr);
+    }
+  }
+
+  // An empty asm on every accumulator after the K loop: the epilogue then works on new values, so
+  // the register allocator does not let the epilogue's needs (the 8-bit row store packs four
+  // accumulators at once) decide where the K loop keeps its accumulators (without it, GCC 12
+  // moved them through the stack on every k step: -45 %).
+  template <int r, int R>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void barrier_rows(__m512i (&acc)[R][kNv]) noexcept {
+    if constexpr (r < R) {
+      barrier_vectors<0>(acc[r]);
+      barrier_rows<r + 1, R>(acc);
+    }
+  }
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void barrier_vectors(__m512i (&acc)[kNv]) noexcept {
+    if constexpr (v < kNv) {
+      __asm__("" : "+v"(acc[v]));
+      barrier_vectors<v + 1>(acc);
+    }
+  }
+
+  // The accumulators start at -corr (the zero-point correction, and a leading AddBias): the
+  // epilogue then needs no subtraction (acc = -corr + sum of products, the same bits mod 2^32).
   template <int r, int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv],
-                                                                       __m512i (&corr)[kNv], const GemmTask<AType>& t,
-                                                                       std::int64_t m0,
-                                                                       const GemmEpilogue<Out, Pipeline>& e,
-                                                                       const Pipeline& p) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void init_rows(__m512i (&acc)[R][kNv], __m512i (&corr)[kNv],
+                                                                     const GemmTask<AType>& t, std::int64_t m0,
+                                                                     const GemmEpilogue<Out, Pipeline>& e,
+                                                                     const Pipeline& p) noexcept {
+    if constexpr (r < R) {
+      if (r > 0 && e.zero_point_per_row) make_corrections<0>(corr, t, e.zero_point_u(m0 + r), p);
+      negate_vectors<0>(acc[r], corr);
+      init_rows<r + 1, R>(acc, corr, t, m0, e, p);
+    }
+  }
+
+  // Epilogue on the register tile: pipeline and store, row by row.
+  template <int r, int R, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv], int cols,
+                                                                       std::int64_t col_begin, std::int64_t m0, Out* c,
+                                                                       std::int64_t ldc, const Pipeline& p) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
-      if (r > 0 && e.zero_point_per_row) make_corrections<0>(corr, t, e.zero_point_u(row), p);
-      finish_vectors<0>(acc[r], corr, t, row, e.c + row * e.ldc + t.col_begin, e, p);
-      finish_rows<r + 1, R>(acc, corr, t, m0, e, p);
+      Out* out = c + row * ldc + col_begin;
+      constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in acc
+      if constexpr (kNv == 4 && (std::is_same<Out, std::uint8_t>::value || std::is_same<Out, std::int8_t>::value)) {
+        store_row_8bit<kFirst>(p, acc[r][0], acc[r][1], acc[r][2], acc[r][3], row, col_begin, cols, out);
+      } else {
+        finish_vectors<0>(acc[r], cols, col_begin, row, out, p);
+      }
+      finish_rows<r + 1, R>(acc, cols, col_begin, m0, c, ldc, p);
     }
   }
 
   template <int v, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, __m512i corr, int cols,
-                                                                         std::int64_t col_begin, std::int64_t row,
-                                                                         Out* c, const Pipeline& p) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, int cols, std::int64_t col_begin,
+                                                                         std::int64_t row, Out* c,
+                                                                         const Pipeline& p) noexcept {
     const int left = cols - 16 * v;
     if (left <= 0) return;
-    const __mmask16 mask = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
-    const __m512i x = _mm512_sub_epi32(acc, corr);
-    const Lanes16 lanes{row, col_begin + 16 * v, mask};
-    constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in corr
-    apply_and_store<kFirst>(arch::avx512_vnni{}, p, x, lanes, c + 16 * v);
+    const Lanes16 lanes{row, col_begin + 16 * v, lane_mask16(left)};
+    constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in acc
+    apply_and_store<kFirst>(arch::avx512_vnni{}, p, acc, lanes, c + 16 * v);
   }
 
   template <int R, class AType, class Out, class Pipeline>
@@ -203,8 +244,11 @@ struct GemmUkernel<arch::avx512_vnni> {
                                                                 const GemmEpilogue<Out, Pipeline>& e,
                                                                 const Pipeline& p) noexcept {
     __m512i acc[R][kNv];
-    QSAFE_UNROLL
-    for (int i = 0; i < R * kNv; ++i) acc[i / kNv][i % kNv] = _mm512_setzero_si512();
+    {
+      __m512i corr[kNv];
+      make_corrections<0>(corr, t, e.zero_point_u(m0), p);
+      init_rows<0, R>(acc, corr, t, m0, e, p);
+    }
     const AType* a = t.a + m0 * t.lda;
     const auto* b = static_cast<const std::int8_t*>(t.panel);
     const std::int64_t k_full = t.k & ~std::int64_t{3};
@@ -220,9 +264,8 @@ struct GemmUkernel<arch::avx512_vnni> {
       load_panel_group<0>(bv, b);
       dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
     }
-    __m512i corr[kNv];
-    make_corrections<0>(corr, t, e.zero_point_u(m0), p);
-    finish_rows<0, R>(acc, corr, t, m0, e, p);
+    barrier_rows<0, R>(acc);
+    finish_rows<0, R>(acc, t.cols, t.col_begin, m0, e.c, e.ldc, p);
   }
 };
 
