@@ -156,6 +156,42 @@ std::vector<Case> cases() {
     v.push_back({"row buffer: 5x3, dilation_h 2, 64 channels", pad(g, 2, 1, 2, 1)});
   }
   {
+    // Stride 1: each row buffer keeps kernel_h - 1 rows of the previous one (shift 1); batch 2
+    // restarts the shifting at each image; 64 channels: one ZMM per pixel on AVX-512.
+    Conv2dGeometry g = geom(2, 5, 18, 64, 7, 3, 3);
+    v.push_back({"row buffer: 3x3 stride 1, 64 channels, batch 2 (rows shifted)", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 4, 16, 70, 5, 3, 3);
+    v.push_back({"row buffer: 3x3 stride 1, 70 channels (masked tails)", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 3, 16, 128, 9, 3, 3);
+    v.push_back({"row buffer: 3x3 stride 1, 128 channels", pad(g, 2, 1, 0, 1)});
+  }
+  {
+    // Padding rows larger than the image: whole padded buffers shifted into and out of.
+    Conv2dGeometry g = geom(1, 2, 16, 3, 5, 3, 3);
+    v.push_back({"row buffer: padding larger than the image, 3 channels", pad(g, 4, 1, 4, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 5, 17, 1, 3, 2, 3);
+    v.push_back({"row buffer: 2x3 stride 1, 1 channel", pad(g, 0, 1, 1, 1)});
+  }
+  {
+    // stride_h 2 = dilation_h 2: shift 1 slot of 5.
+    Conv2dGeometry g = geom(1, 11, 36, 7, 6, 5, 5);
+    g.stride_h = g.stride_w = 2;
+    g.dilation_h = 2;
+    v.push_back({"row buffer: 5x5 stride 2 dilation_h 2 (rows shifted by 1)", pad(g, 2, 2, 2, 2)});
+  }
+  {
+    // stride_h 3 = kernel_h: nothing shared, every buffer refilled.
+    Conv2dGeometry g = geom(1, 10, 50, 5, 4, 3, 3);
+    g.stride_h = g.stride_w = 3;
+    v.push_back({"row buffer: 3x3 stride 3 (no rows shared)", pad(g, 1, 1, 1, 1)});
+  }
+  {
     // 2 * 24 * 24 = 1152 pixels x 576 bytes: several im2col chunks (groups 2: not the row buffer).
     Conv2dGeometry g = geom(2, 24, 24, 64, 18, 3, 3);
     g.groups = 2;
@@ -275,6 +311,14 @@ TEST_CASE("conv2d: every compiled path equals the direct reference on awkward ge
   }
   CHECK(pointwise >= 2);
   CHECK(row_buffer >= 2);
+  // The row buffer's shift (rows kept from the previous output row) by 0, 1 and 2 slots.
+  int shift[3] = {0, 0, 0};
+  for (const Case& c : all)
+    if (qsafe::detail::conv2d_uses_row_buffer(c.g) && c.g.kernel_h > 1)
+      ++shift[qsafe::detail::conv2d_row_buffer_shift(c.g) % 3];
+  CHECK(shift[0] >= 1);
+  CHECK(shift[1] >= 2);
+  CHECK(shift[2] >= 1);
   CHECK(chunked >= 1);
   for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
     using Isa = decltype(isa);

@@ -32,9 +32,12 @@
 //   anything else, or any         im2col rows in chunks of at most kConv2dIm2colBudget bytes
 //   convolution given a pool      (the workspace does not grow with the image; the GEMM splits
 //                                 each chunk's rows and panels into tasks).
-// Padding is written as x_zp. The micro-kernels only read A, so overlapping rows are safe; this
-// header calls the GEMM driver (detail::run_gemm) directly after its own checks, since the public
-// gemm() rejects a row stride shorter than a row.
+// Padding is written as x_zp. The fills are in detail/conv_fill.hpp (ZMM copies on the AVX-512
+// path). When dilation_h divides stride_h, the row buffer of the next output row moves the kernel
+// rows it shares with the current one down in place (L1 to L1) and reads only the new rows from x
+// (stride 1, 3x3: one input row per output row instead of three). The micro-kernels only read
+// A, so overlapping rows are safe; this header calls the GEMM driver (detail::run_gemm) directly
+// after its own checks, since the public gemm() rejects a row stride shorter than a row.
 //
 // Paths: conv2d<arch::avx2>(...) forces one path (unsupported_arch if not compiled or not on this
 // CPU; invalid_argument for weights packed for another path); conv2d(...) runs the path the
@@ -59,6 +62,7 @@
 #include "qsafe/core/span.hpp"
 #include "qsafe/core/status.hpp"
 #include "qsafe/core/tensor_view.hpp"
+#include "qsafe/kernel/detail/conv_fill.hpp"
 #include "qsafe/kernel/gemm.hpp"
 
 namespace qsafe {
@@ -130,9 +134,12 @@ constexpr bool conv2d_uses_row_buffer(const Conv2dGeometry& g, bool threaded = f
          g.out_w() >= kConv2dRowBufferMinWidth;
 }
 
-// Input pixel columns one output row's window covers: (out_w - 1) * stride_w + kernel_w.
-constexpr std::int64_t conv2d_row_buffer_columns(const Conv2dGeometry& g) noexcept {
-  return (g.out_w() - 1) * g.stride_w + g.kernel_w;
+// Kernel rows the row buffer of output row oh + 1 shares with that of row oh, shifted down by
+// this many slots: row oh + 1's slot kh holds input row (oh + 1) * stride_h - pad_top + kh *
+// dilation_h, which is row oh's slot kh + stride_h / dilation_h when dilation_h divides stride_h.
+// 0 (refill every slot) when nothing is shared.
+constexpr std::int64_t conv2d_row_buffer_shift(const Conv2dGeometry& g) noexcept {
+  return g.stride_h % g.dilation_h == 0 && g.stride_h / g.dilation_h < g.kernel_h ? g.stride_h / g.dilation_h : 0;
 }
 
 // Output pixels per im2col chunk: as few chunks as keep each under kConv2dIm2colBudget (at least
@@ -203,82 +210,6 @@ OutputPipeline<S...> slice_pipeline(const OutputPipeline<S...>& p, std::int64_t 
   return slice_pipeline(p, offset, count, std::index_sequence_for<S...>{});
 }
 
-// dst[0:c] = src[0:c] in 16-byte pieces (each a fixed-size copy the compiler inlines).
-template <class AType>
-QSAFE_ALWAYS_INLINE void copy_channels(AType* dst, const AType* src, std::int64_t c) noexcept {
-  std::int64_t i = 0;
-  for (; i + 16 <= c; i += 16) std::memcpy(dst + i, src + i, 16);
-  if (i < c) std::memcpy(dst + i, src + i, static_cast<std::size_t>(c - i));
-}
-
-// The row buffer of output row (n, oh): for each input column wp of the window's span and each
-// kernel row kh, the in_channels values of that pixel (x_zp off the input):
-//   buf[wp][kh][c] = x[n][oh * stride_h - pad_top + kh * dilation_h][wp - pad_left][c]
-// Output pixel ow's GEMM row is then buf + ow * stride_w * kernel_h * C: kernel_w * kernel_h * C
-// consecutive values in (kw, kh, c) order, the packed weights' K order. Consecutive rows overlap
-// (row stride < K), which the micro-kernels allow: they only read A.
-template <class AType>
-void fill_row_buffer(const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t n, std::int64_t oh,
-                     AType* buf) noexcept {
-  const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels, kh_n = g.kernel_h;
-  const std::int64_t pitch = kh_n * c;  // buffer elements per input column
-  unsigned char zp_byte;
-  std::memcpy(&zp_byte, &x_zp, 1);
-  // Columns [0, lo) and [hi, cols) are padding; [lo, hi) lie inside the input.
-  const std::int64_t lo = g.pad_left < cols ? g.pad_left : cols;
-  const std::int64_t hi_in = g.pad_left + g.in_w;
-  const std::int64_t hi = hi_in < cols ? hi_in : cols;
-  for (std::int64_t kh = 0; kh < kh_n; ++kh) {
-    const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-    AType* dst = buf + kh * c;
-    if (ih < 0 || ih >= g.in_h) {
-      for (std::int64_t wp = 0; wp < cols; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
-      continue;
-    }
-    for (std::int64_t wp = 0; wp < lo; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
-    const AType* src = x + ((n * g.in_h + ih) * g.in_w + (lo - g.pad_left)) * c;
-    AType* d = dst + lo * pitch;
-    if (c % 64 == 0) {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch)
-        for (std::int64_t i = 0; i < c; i += 64) std::memcpy(d + i, src + i, 64);
-    } else {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) copy_channels(d, src, c);
-    }
-    for (std::int64_t wp = hi; wp < cols; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
-  }
-}
-
-// Fills rows [row_begin, row_begin + rows) of the im2col matrix: row r is output pixel r (NHWC
-// order), laid out group by group, each group K = depth() values in (kw, kh, ic) order:
-//   col[r][g * depth + (kw * kernel_h + kh) * icg + ic] = x[n][ih][iw][g * icg + ic]  (x_zp off the input)
-template <class AType>
-void im2col_rows(const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t row_begin, std::int64_t rows,
-                 AType* col) noexcept {
-  const std::int64_t oh_n = g.out_h(), ow_n = g.out_w(), icg = g.in_channels_per_group(), depth = g.depth();
-  const std::int64_t ld = depth * g.groups;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t pix = row_begin + r;
-    const std::int64_t ow = pix % ow_n, oh = (pix / ow_n) % oh_n, n = pix / (ow_n * oh_n);
-    AType* dst = col + r * ld;
-    for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-      const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-      const bool w_in = iw >= 0 && iw < g.in_w;
-      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-        const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-        const std::int64_t tap = kw * g.kernel_h + kh;
-        if (w_in && ih >= 0 && ih < g.in_h) {
-          const AType* src = x + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels;
-          for (std::int64_t grp = 0; grp < g.groups; ++grp)
-            copy_channels(dst + grp * depth + tap * icg, src + grp * icg, icg);
-        } else {
-          for (std::int64_t grp = 0; grp < g.groups; ++grp)
-            for (std::int64_t ic = 0; ic < icg; ++ic) dst[grp * depth + tap * icg + ic] = x_zp;
-        }
-      }
-    }
-  }
-}
-
 // Byte offset that aligns p to 64.
 inline std::size_t align64_offset(const void* p) noexcept {
   const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
@@ -330,6 +261,7 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
     const Span<std::byte> gemm_ws(workspace.data() + buf_bytes, workspace.size() - buf_bytes);
     const std::int64_t ow_n = g.out_w(), oh_n = g.out_h();
     const bool in_place = g.kernel_h == 1 && g.pad_left == 0 && conv2d_row_buffer_columns(g) <= g.in_w;
+    const std::int64_t shift = conv2d_row_buffer_shift(g);
     for (std::int64_t n = 0; n < g.batch; ++n)
       for (std::int64_t oh = 0; oh < oh_n; ++oh) {
         // kernel_h 1 and no column padding: the buffer would be a copy of one input row segment.
@@ -338,7 +270,7 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
         if (in_place && ih >= 0 && ih < g.in_h) {
           a = x + (n * g.in_h + ih) * g.in_w * g.in_channels;
         } else {
-          fill_row_buffer(g, x, static_cast<AType>(x_zp), n, oh, buf);
+          fill_row_buffer(Isa{}, g, x, static_cast<AType>(x_zp), n, oh, buf, oh > 0 ? shift : 0);
         }
         run_groups(a, g.stride_w * g.kernel_h * g.in_channels, (n * oh_n + oh) * ow_n, ow_n, 0, gemm_ws);
       }
@@ -351,7 +283,7 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
   const Span<std::byte> gemm_ws(workspace.data() + col_bytes, workspace.size() - col_bytes);
   for (std::int64_t row0 = 0; row0 < m; row0 += chunk) {
     const std::int64_t rows = m - row0 < chunk ? m - row0 : chunk;
-    im2col_rows(g, x, static_cast<AType>(x_zp), row0, rows, col);
+    im2col_rows(Isa{}, g, x, static_cast<AType>(x_zp), row0, rows, col);
     run_groups(col, ld, row0, rows, depth, gemm_ws);
   }
 }
