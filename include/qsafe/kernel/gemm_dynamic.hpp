@@ -73,19 +73,34 @@ inline DynamicWorkspace carve_dynamic(Span<std::byte> ws, std::int64_t m, std::i
 }
 
 // The A side of gemm_dynamic: begin the policy, then each row's parameters (found now, while the
-// row is cache-hot) and quantized bytes (row r to q + r * a.cols()), zero point and scale.
+// row is cache-hot) and quantized bytes (row r to q + r * a.cols()), zero point and scale. Short
+// rows go in groups (up to 8 rows, 16 KB of float): the group's parameters first, so their scalar
+// chains (divisions, rounding) overlap, then its rows are quantized from L1 (-15 % at K = 64). An
+// error stops the run at the group that met it (its earlier rows are then not quantized).
 template <class Policy>
 Status dynamic_quantize_rows(MatrixView<const float> a, Policy& policy, const QuantTarget& target, std::uint8_t* q,
                              std::int32_t* zero_point, float* scale) noexcept {
   QSAFE_RETURN_IF_ERROR(policy.begin(a, target));
-  const std::int64_t k = a.cols();
-  for (std::int64_t r = 0; r < a.rows(); ++r) {
-    const Span<const float> row(a.row(r), static_cast<std::size_t>(k));
-    const Result<RowParams> p = policy.row_params(row);  // per row: this row's range, now
-    if (!p.ok()) return p.status();
-    QSAFE_RETURN_IF_ERROR(policy.quantize_row(row, p.value(), q + r * k));
-    zero_point[r] = p.value().params.zero_point;
-    scale[r] = p.value().params.scale;
+  const std::int64_t m = a.rows(), k = a.cols();
+  constexpr std::int64_t kGroup = 8;
+  // Rows per group: as many as fit 16 KB of float (so they are still in L1 when quantized), <= 8.
+  std::int64_t group = k > 0 ? (std::int64_t{4096} / k) : kGroup;
+  group = group < 1 ? 1 : (group > kGroup ? kGroup : group);
+  RowParams params[kGroup];
+  for (std::int64_t r0 = 0; r0 < m; r0 += group) {
+    const std::int64_t rows = m - r0 < group ? m - r0 : group;
+    for (std::int64_t j = 0; j < rows; ++j) {  // the group's ranges and parameters first: independent chains
+      const Result<RowParams> p = policy.row_params(Span<const float>(a.row(r0 + j), static_cast<std::size_t>(k)));
+      if (!p.ok()) return p.status();
+      params[j] = p.value();
+    }
+    for (std::int64_t j = 0; j < rows; ++j) {
+      const std::int64_t r = r0 + j;
+      QSAFE_RETURN_IF_ERROR(
+          policy.quantize_row(Span<const float>(a.row(r), static_cast<std::size_t>(k)), params[j], q + r * k));
+      zero_point[r] = params[j].params.zero_point;
+      scale[r] = params[j].params.scale;
+    }
   }
   return Status::ok;
 }
