@@ -172,6 +172,22 @@ QSAFE_TARGET_AVX512_VNNI void fill_row_buffer(arch::avx512_vnni, const Conv2dGeo
     // pieces, each loaded before it is stored, so the forward overlap is safe.
     const std::int64_t run = (kh_n - shift) * c;
     const __mmask64 run_tail = conv_fill_tail_mask(run);
+    if (shift == 1) {
+      // One new slot: move and fill column by column, in one pass over the buffer.
+      const std::int64_t ih = oh * g.stride_h - g.pad_top + (kh_n - 1) * g.dilation_h;
+      const bool row_in = ih >= 0 && ih < g.in_h;
+      const AType* src = x + (n * g.in_h + (row_in ? ih : 0)) * g.in_w * c;  // column wp: src + (wp - pad_left) * c
+      AType* d = buf;
+      for (std::int64_t wp = 0; wp < cols; ++wp, d += pitch) {
+        conv_copy_run_avx512(d, d + c, run, run_tail);
+        if (row_in && wp >= lo && wp < hi) {
+          conv_copy_run_avx512(d + run, src + (wp - g.pad_left) * c, c, tail);
+        } else {
+          conv_set_run_avx512(d + run, zp, c, tail);
+        }
+      }
+      return;
+    }
     for (std::int64_t wp = 0; wp < cols; ++wp)
       conv_copy_run_avx512(buf + wp * pitch, buf + wp * pitch + shift * c, run, run_tail);
   }
