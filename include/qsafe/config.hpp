@@ -93,4 +93,18 @@
 #define QSAFE_RESTRICT
 #endif
 
+// Wrap every header that holds target("avx512...") functions in QSAFE_AVX512_CODE_BEGIN / _END:
+// GCC 12 reports its own _mm512_undefined_*() (self-initialised) as uninitialised once an
+// intrinsic is inlined into such a function (GCC PR105593), and the warning is issued at the
+// inlining site, so the pragma must cover the functions of the including header.
+#if defined(__GNUC__) && !defined(__clang__)
+#define QSAFE_AVX512_CODE_BEGIN                                                        \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wuninitialized\"") \
+      _Pragma("GCC diagnostic ignored \"-Wmaybe-uninitialized\"")
+#define QSAFE_AVX512_CODE_END _Pragma("GCC diagnostic pop")
+#else
+#define QSAFE_AVX512_CODE_BEGIN
+#define QSAFE_AVX512_CODE_END
+#endif
+
 #endif  // QSAFE_CONFIG_HPP_

@@ -120,13 +120,8 @@ void im2col_rows(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_
 
 #if QSAFE_CONV_FILL_AVX512
 
-// GCC 12 reports its own _mm512_undefined_*() as uninitialised once an intrinsic is inlined into a
-// target("avx512f") function (GCC PR105593); the pragma must cover the inlining sites.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// GCC 12 PR105593: see config.hpp.
+QSAFE_AVX512_CODE_BEGIN
 
 // The lanes of the last c % 64 bytes of a run of c (all 64 if c is a multiple of 64).
 inline __mmask64 conv_fill_tail_mask(std::int64_t c) noexcept {
@@ -248,9 +243,7 @@ QSAFE_TARGET_AVX512_VNNI void im2col_rows(arch::avx512_vnni, const Conv2dGeometr
   }
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+QSAFE_AVX512_CODE_END
 
 #endif  // QSAFE_CONV_FILL_AVX512
 

@@ -53,13 +53,8 @@
 #define QSAFE_ROW_SCAN_X86 0
 #endif
 
-// GCC 12 reports its own _mm512_undefined_*() as uninitialised once an intrinsic is inlined into a
-// target("avx512f") function (GCC PR105593); the pragma must cover the inlining sites.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// GCC 12 PR105593: see config.hpp.
+QSAFE_AVX512_CODE_BEGIN
 
 namespace qsafe {
 
@@ -371,8 +366,6 @@ inline QuantizeCounts row_quantize_counted(const float* x, std::size_t n, float 
 }  // namespace detail
 }  // namespace qsafe
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+QSAFE_AVX512_CODE_END
 
 #endif  // QSAFE_POLICY_DETAIL_ROW_SCAN_HPP_

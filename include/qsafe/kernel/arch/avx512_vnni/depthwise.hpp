@@ -44,12 +44,8 @@
 #include "qsafe/kernel/arch/avx512_vnni/output.hpp"
 #include "qsafe/kernel/arch/scalar/depthwise.hpp"
 
-// GCC 12 PR105593 (see avx512_vnni/output.hpp): the pragma must cover the inlining sites.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// GCC 12 PR105593: see config.hpp.
+QSAFE_AVX512_CODE_BEGIN
 
 // Pixels per tile for 3x3 windows at stride 1 and 2. 16 and 8 measured best on Zen 5 (GCC 12 and
 // Clang 14) against 8 and 4 (docs/benchmarks.md); overridable only to repeat that experiment.
@@ -253,8 +249,6 @@ struct DepthwiseUkernel<arch::avx512_vnni> {
 }  // namespace detail
 }  // namespace qsafe
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+QSAFE_AVX512_CODE_END
 
 #endif  // QSAFE_KERNEL_ARCH_AVX512_VNNI_DEPTHWISE_HPP_

@@ -18,14 +18,8 @@
 
 #define QSAFE_AVX512_INLINE QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI
 
-// GCC 12 reports its own _mm512_undefined_*() (self-initialised) as uninitialised once an
-// intrinsic is inlined into a target("avx512f") function (GCC PR105593); the pragma must cover
-// the inlining site, so it wraps this header's functions.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// GCC 12 PR105593: see config.hpp.
+QSAFE_AVX512_CODE_BEGIN
 
 namespace qsafe {
 namespace detail {
@@ -438,8 +432,6 @@ QSAFE_AVX512_INLINE void store_row_8bit(const Pipeline& p, __m512i x0, __m512i x
 }  // namespace detail
 }  // namespace qsafe
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+QSAFE_AVX512_CODE_END
 
 #endif  // QSAFE_KERNEL_ARCH_AVX512_VNNI_OUTPUT_HPP_

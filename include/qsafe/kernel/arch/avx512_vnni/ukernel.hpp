@@ -28,14 +28,8 @@
 #define QSAFE_AVX512_NV 4
 #endif
 
-// GCC 12 reports its own _mm512_undefined_*() (self-initialised) as uninitialised once an
-// intrinsic is inlined into a target("avx512f") function (GCC PR105593); the pragma must cover
-// the inlining site, so it wraps this header's functions.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// GCC 12 PR105593: see config.hpp.
+QSAFE_AVX512_CODE_BEGIN
 
 namespace qsafe {
 namespace detail {
@@ -272,8 +266,6 @@ struct GemmUkernel<arch::avx512_vnni> {
 }  // namespace detail
 }  // namespace qsafe
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+QSAFE_AVX512_CODE_END
 
 #endif  // QSAFE_KERNEL_ARCH_AVX512_VNNI_UKERNEL_HPP_
