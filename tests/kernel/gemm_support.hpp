@@ -4,12 +4,19 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <random>
 #include <vector>
 
 #include "qsafe/kernel/gemm.hpp"
 
 namespace qsafe_test {
+
+// Bitwise equality (float outputs: NaN payloads and signed zeros count).
+template <class T>
+bool same_bits(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
 
 // Calls f(Isa{}) for every compiled path.
 template <class F, class... I>
@@ -30,8 +37,8 @@ Packed pack(const std::vector<std::int8_t>& w_nk, std::int64_t n, std::int64_t k
   p.storage.resize(qsafe::packed_weights_size<Isa>(n, k) + 3);
   // Deliberately misaligned storage: pack_weights aligns inside it.
   qsafe::Span<std::byte> s(p.storage.data() + 3, p.storage.size() - 3);
-  auto r = qsafe::pack_weights<Isa>(qsafe::MatrixView<const std::int8_t>(w_nk.data(), n, k),
-                                     qsafe::WeightLayout::nk, s);
+  auto r =
+      qsafe::pack_weights<Isa>(qsafe::MatrixView<const std::int8_t>(w_nk.data(), n, k), qsafe::WeightLayout::nk, s);
   p.status = r.status();
   if (r.ok()) p.w = r.value();
   return p;
