@@ -1,7 +1,8 @@
 // Quantized GEMM, single-threaded, side by side: qsafe (dispatched and each forced path) against
 // oneDNN (matmul primitive, u8 src / s8 weights reordered once to its preferred layout, s32 and f32
 // dst; and dnnl_gemm_u8s8s32), gemmlowp (u8 x u8 with offsets, int32 out; built with -mavx2 in
-// gemm_peers/gemmlowp_avx2.cpp) and Eigen float GEMM.
+// gemm_peers/gemmlowp_avx2.cpp) and Eigen float GEMM. The oneDNN matmul set-up is
+// peers/onednn_matmul.hpp.
 // Names: gemm/<impl>/<M>x<K>x<N>; counter GOPS = 2*M*K*N / s / 1e9. Plus peak/* loops that time
 // the multiply instructions alone, so results read as a fraction of the machine's limit.
 //
@@ -26,6 +27,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "gemm_peers/gemm_peers.hpp"
+#include "peers/onednn_matmul.hpp"
 #include "qsafe/kernel/gemm.hpp"
 #include "qsafe/kernel/gemm_dynamic.hpp"
 #include "qsafe/policy/dynamic_range.hpp"
@@ -193,76 +195,27 @@ void bench_qsafe_dynamic(benchmark::State& st, Shape shape) {
 
 template <bool kFloatOut>
 void bench_onednn_matmul(benchmark::State& st, Shape s) {
-  using namespace dnnl;
   const Data d(s);
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::dims a_dims = {s.m, s.k}, b_dims = {s.k, s.n}, c_dims = {s.m, s.n};
-  const memory::desc a_md(a_dims, memory::data_type::u8, memory::format_tag::ab);
-  const memory::desc b_any(b_dims, memory::data_type::s8, memory::format_tag::any);
-  const memory::desc c_md(c_dims, kFloatOut ? memory::data_type::f32 : memory::data_type::s32, memory::format_tag::ab);
-  primitive_attr attr;
-  attr.set_zero_points(DNNL_ARG_SRC, 0, {kZeroPoint});
-  attr.set_scratchpad_mode(scratchpad_mode::user);  // scratch allocated once, as an engine would
+  std::vector<float> scales;
+  qsafe_bench::MatmulProblem p{s.m, s.k, s.n, d.a.data(), d.w_kn.data(), kZeroPoint, dnnl::memory::data_type::s32};
   if (kFloatOut) {
-    std::vector<float> scales(static_cast<std::size_t>(s.n));
+    scales.resize(static_cast<std::size_t>(s.n));
     for (std::size_t i = 0; i < scales.size(); ++i) scales[i] = 0.02f * d.w_scale[i];
-    attr.set_output_scales(1 << 1, scales);
+    p.dst_type = dnnl::memory::data_type::f32;
+    p.scales = &scales;
   }
-  const matmul::primitive_desc pd(matmul::desc(a_md, b_any, c_md), attr, eng);
-  memory a_mem(a_md, eng, const_cast<std::uint8_t*>(d.a.data()));
-  memory b_user({b_dims, memory::data_type::s8, memory::format_tag::ab}, eng, const_cast<std::int8_t*>(d.w_kn.data()));
-  memory b_mem(pd.weights_desc(), eng);
-  reorder(b_user, b_mem).execute(strm, b_user, b_mem);  // once: weights in oneDNN's preferred layout
-  memory c_mem(c_md, eng);
-  memory scratch(pd.scratchpad_desc(), eng);
-  const matmul prim(pd);
-  for (auto _ : st) {
-    prim.execute(strm, {{DNNL_ARG_SRC, a_mem},
-                        {DNNL_ARG_WEIGHTS, b_mem},
-                        {DNNL_ARG_DST, c_mem},
-                        {DNNL_ARG_SCRATCHPAD, scratch}});
-    strm.wait();
-    benchmark::ClobberMemory();
-  }
+  qsafe_bench::run_onednn_matmul(st, p);
   set_gops(st, s);
 }
 
 // The same requantizing output: s32 bias, per-channel output scales, dst zero point, u8 dst.
 void bench_onednn_matmul_requant(benchmark::State& st, Shape s) {
-  using namespace dnnl;
   const RequantData d(s);
-  engine eng(engine::kind::cpu, 0);
-  stream strm(eng);
-  const memory::dims a_dims = {s.m, s.k}, b_dims = {s.k, s.n}, c_dims = {s.m, s.n};
-  const memory::desc a_md(a_dims, memory::data_type::u8, memory::format_tag::ab);
-  const memory::desc b_any(b_dims, memory::data_type::s8, memory::format_tag::any);
-  const memory::desc bias_md({1, s.n}, memory::data_type::s32, memory::format_tag::ab);
-  const memory::desc c_md(c_dims, memory::data_type::u8, memory::format_tag::ab);
-  primitive_attr attr;
-  attr.set_zero_points(DNNL_ARG_SRC, 0, {kZeroPoint});
-  attr.set_zero_points(DNNL_ARG_DST, 0, {kOutZeroPoint});
-  attr.set_output_scales(1 << 1, d.scale);
-  attr.set_scratchpad_mode(scratchpad_mode::user);
-  const matmul::primitive_desc pd(matmul::desc(a_md, b_any, bias_md, c_md), attr, eng);
-  memory a_mem(a_md, eng, const_cast<std::uint8_t*>(d.a.data()));
-  memory b_user({b_dims, memory::data_type::s8, memory::format_tag::ab}, eng, const_cast<std::int8_t*>(d.w_kn.data()));
-  memory b_mem(pd.weights_desc(), eng);
-  reorder(b_user, b_mem).execute(strm, b_user, b_mem);
-  memory bias_mem(bias_md, eng, const_cast<std::int32_t*>(d.bias.data()));
-  memory c_mem(c_md, eng);
-  memory scratch(pd.scratchpad_desc(), eng);
-  const matmul prim(pd);
-  for (auto _ : st) {
-    prim.execute(strm, {{DNNL_ARG_SRC, a_mem},
-                        {DNNL_ARG_WEIGHTS, b_mem},
-                        {DNNL_ARG_BIAS, bias_mem},
-                        {DNNL_ARG_DST, c_mem},
-                        {DNNL_ARG_SCRATCHPAD, scratch}});
-    strm.wait();
-    benchmark::ClobberMemory();
-  }
-  st.SetLabel(pd.impl_info_str());
+  qsafe_bench::MatmulProblem p{s.m, s.k, s.n, d.a.data(), d.w_kn.data(), kZeroPoint, dnnl::memory::data_type::u8};
+  p.scales = &d.scale;
+  p.bias = d.bias.data();
+  p.dst_zero_point = &kOutZeroPoint;
+  st.SetLabel(qsafe_bench::run_onednn_matmul(st, p));
   set_gops(st, s);
 }
 
