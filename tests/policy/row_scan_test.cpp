@@ -86,7 +86,7 @@ struct QuantCase {
 template <class Int>
 void check_quantize(const std::vector<float>& x, const QuantCase& c, RowScanPath path) {
   const std::size_t n = x.size();
-  const float inv = qsafe::inverse_scale(c.scale);
+  const qsafe::detail::QuantScale inv(c.scale);
   // Canaries one past each end: nothing may be written outside [0, n).
   std::vector<Int> want(n + 2, Int{99}), got(n + 2, Int{99});
   const auto w = qsafe::detail::quantize_loop_counted_scalar<qsafe::RoundHalfEven>(x.data(), n, inv, c.zero_point,

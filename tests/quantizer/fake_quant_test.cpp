@@ -35,9 +35,8 @@ TEST_CASE("fake_quant: STE gradient equals PyTorch's fake_quantize_per_tensor_af
     (void)quant;
     std::vector<float> y(c.x.size());
     std::vector<std::uint8_t> mask(c.x.size());
-    const std::size_t bad = detail::fake_quantize_loop<RoundHalfEven>(c.x.data(), c.x.size(), c.scale,
-                                                                       inverse_scale(c.scale), c.zero_point, r,
-                                                                       y.data(), mask.data());
+    const std::size_t bad = detail::fake_quantize_loop<RoundHalfEven>(c.x.data(), c.x.size(), detail::QuantScale(c.scale),
+                                                                       c.zero_point, r, y.data(), mask.data());
     REQUIRE(bad == 0);
     std::vector<float> dx(c.x.size());
     REQUIRE(fake_quantize_backward_ste(Span<const float>(c.dy), Span<const std::uint8_t>(mask), Span<float>(dx)) ==
@@ -62,8 +61,8 @@ TEST_CASE("fake_quant: LSQ per tensor equals PyTorch's learnable fake quant (for
     const Result<QParams> fp = lsq_forward_qparams(c.scale, c.zero_point, r);
     REQUIRE(fp.ok());
     std::vector<float> y(c.x.size());
-    detail::fake_quantize_loop<RoundHalfEven>(c.x.data(), c.x.size(), fp->scale, inverse_scale(fp->scale),
-                                              fp->zero_point, r, y.data(), nullptr);
+    detail::fake_quantize_loop<RoundHalfEven>(c.x.data(), c.x.size(), detail::QuantScale(fp->scale), fp->zero_point,
+                                              r, y.data(), nullptr);
     std::vector<float> dx(c.x.size()), each_s(c.x.size()), each_z(c.x.size());
     LsqGrad g;
     REQUIRE(lsq_backward_per_tensor(Span<const float>(c.x), Span<const float>(c.dy), c.scale, c.zero_point, r,
@@ -111,7 +110,7 @@ TEST_CASE("fake_quant: LSQ per channel equals PyTorch's learnable per-channel fa
                                             c.zero_point[static_cast<std::size_t>(ch)], r).value();
       const std::size_t off = static_cast<std::size_t>(ch * c.n);
       std::vector<float> y(static_cast<std::size_t>(c.n));
-      detail::fake_quantize_loop<RoundHalfEven>(c.x.data() + off, y.size(), p.scale, inverse_scale(p.scale),
+      detail::fake_quantize_loop<RoundHalfEven>(c.x.data() + off, y.size(), detail::QuantScale(p.scale),
                                                 p.zero_point, r, y.data(), nullptr);
       for (std::size_t j = 0; j < y.size(); ++j) CHECK(bits_of(y[j]) == bits_of(c.y[off + j]));
     }

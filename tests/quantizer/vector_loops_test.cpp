@@ -138,7 +138,7 @@ std::vector<Case> cases_for() {
 // Runs vector and scalar on x[off .. off + n) for every length n in 0..67 and offsets 0..3.
 template <class Int, class Rounding>
 void compare_quantize(const std::vector<float>& data, const Case& c) {
-  const float inv = inverse_scale(c.p.scale);
+  const detail::QuantScale inv(c.p.scale);
   std::vector<float> x(data.size() + 80);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = data[i % data.size()];
   std::vector<Int> qv(x.size() + 8), qs(x.size() + 8);
@@ -169,7 +169,7 @@ void compare_quantize(const std::vector<float>& data, const Case& c) {
 
 template <class Int, class Rounding>
 void compare_quantize_counted(const std::vector<float>& data, const Case& c, Range clip) {
-  const float inv = inverse_scale(c.p.scale);
+  const detail::QuantScale inv(c.p.scale);
   std::vector<Int> qv(data.size()), qs(data.size());
   for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{17}, std::size_t{64}, std::size_t{67},
                         data.size()}) {
@@ -191,7 +191,7 @@ void compare_quantize_counted(const std::vector<float>& data, const Case& c, Ran
 
 template <class Rounding>
 void compare_fake_quantize(const std::vector<float>& data, const Case& c) {
-  const float inv = inverse_scale(c.p.scale);
+  const detail::QuantScale inv(c.p.scale);
   std::vector<float> x(data.size() + 80);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = data[(i * 7) % data.size()];
   std::vector<float> yv(x.size() + 8), ys(x.size() + 8);
@@ -206,26 +206,26 @@ void compare_fake_quantize(const std::vector<float>& data, const Case& c) {
       std::fill(ys.begin(), ys.end(), 7.f);
       std::fill(mv.begin(), mv.end(), std::uint8_t{9});
       std::fill(ms.begin(), ms.end(), std::uint8_t{9});
-      const std::size_t bv = detail::fake_quantize_loop<Rounding>(x.data() + off, n, c.p.scale, inv, c.p.zero_point,
+      const std::size_t bv = detail::fake_quantize_loop<Rounding>(x.data() + off, n, inv, c.p.zero_point,
                                                                   c.r, yv.data() + off, mv.data() + off);
-      const std::size_t bs = detail::fake_quantize_loop_scalar<Rounding>(x.data() + off, n, c.p.scale, inv,
+      const std::size_t bs = detail::fake_quantize_loop_scalar<Rounding>(x.data() + off, n, inv,
                                                                          c.p.zero_point, c.r, ys.data() + off,
                                                                          ms.data() + off);
       REQUIRE(bv == bs);
       REQUIRE(same_bits(yv, ys));
       REQUIRE(mv == ms);
       // Without a mask.
-      detail::fake_quantize_loop<Rounding>(x.data() + off, n, c.p.scale, inv, c.p.zero_point, c.r, yv.data() + off,
+      detail::fake_quantize_loop<Rounding>(x.data() + off, n, inv, c.p.zero_point, c.r, yv.data() + off,
                                            nullptr);
       REQUIRE(same_bits(yv, ys));
     }
   }
   // In place (y aliases x), whole data.
   std::vector<float> inplace = data;
-  const std::size_t bv = detail::fake_quantize_loop<Rounding>(inplace.data(), inplace.size(), c.p.scale, inv,
+  const std::size_t bv = detail::fake_quantize_loop<Rounding>(inplace.data(), inplace.size(), inv,
                                                               c.p.zero_point, c.r, inplace.data(), nullptr);
   std::vector<float> ref(data.size());
-  const std::size_t bs = detail::fake_quantize_loop_scalar<Rounding>(data.data(), data.size(), c.p.scale, inv,
+  const std::size_t bs = detail::fake_quantize_loop_scalar<Rounding>(data.data(), data.size(), inv,
                                                                      c.p.zero_point, c.r, ref.data(), nullptr);
   REQUIRE(bv == bs);
   REQUIRE(same_bits(inplace, ref));
@@ -324,15 +324,15 @@ TEST_CASE("vector loops: random data over many scales", "[quantizer][simd]") {
     for (float& v : x) v = std::ldexp(u(rng), static_cast<int>(e(rng))) * 128.f * scale;
     const QRange r = qrange_of<std::int8_t>();
     CAPTURE(scale, zp);
-    const float inv = inverse_scale(scale);
+    const detail::QuantScale inv(scale);
     REQUIRE(detail::quantize_loop<RoundHalfEven>(x.data(), x.size(), inv, zp, r, qv.data()) == 0);
     detail::quantize_loop_scalar<RoundHalfEven>(x.data(), x.size(), inv, zp, r, qs.data());
     REQUIRE(qv == qs);
     detail::quantize_loop<RoundHalfAway>(x.data(), x.size(), inv, zp, r, qv.data());
     detail::quantize_loop_scalar<RoundHalfAway>(x.data(), x.size(), inv, zp, r, qs.data());
     REQUIRE(qv == qs);
-    detail::fake_quantize_loop<RoundHalfEven>(x.data(), x.size(), scale, inv, zp, r, yv.data(), nullptr);
-    detail::fake_quantize_loop_scalar<RoundHalfEven>(x.data(), x.size(), scale, inv, zp, r, ys.data(), nullptr);
+    detail::fake_quantize_loop<RoundHalfEven>(x.data(), x.size(), inv, zp, r, yv.data(), nullptr);
+    detail::fake_quantize_loop_scalar<RoundHalfEven>(x.data(), x.size(), inv, zp, r, ys.data(), nullptr);
     REQUIRE(first_bit_difference(yv.data(), ys.data(), x.size()) == x.size());
   }
 }
@@ -351,7 +351,7 @@ void check_one_element(float value, QParams p) {
   REQUIRE(quant.quantize(Span<const float>(&x, 1), p, Span<Int>(&q, 1)) == Status::ok);
   REQUIRE(quant.fake_quantize(Span<const float>(&x, 1), p, Span<float>(&fq, 1)) == Status::ok);
   REQUIRE(quant.dequantize(Span<const Int>(&q, 1), p, Span<float>(&dq, 1)) == Status::ok);
-  const std::int32_t want = detail::quantize_value<Rounding>(x, inverse_scale(p.scale), p.zero_point, quant.qrange());
+  const std::int32_t want = detail::quantize_value<Rounding>(x, detail::QuantScale(p.scale), p.zero_point, quant.qrange());
   CHECK(static_cast<std::int32_t>(q) == want);
   CHECK(dq == static_cast<float>(want - p.zero_point) * p.scale);
   CHECK(fq == dq);
@@ -368,3 +368,6 @@ TEST_CASE("vector loops: one-element objects through Quantizer (no -O3 false pos
     check_one_element<std::uint16_t, 16, Affine, RoundHalfEven>(v, QParams{0.01f, 30000});
   }
 }
+
+// RoundHalfAway against TFLite's reference quantize, compiled here so every ISA build runs it.
+#include "support/tflite_half_away_cases.hpp"

@@ -52,16 +52,26 @@ inline std::int32_t round_float_to_int32(float x) noexcept {
 
 }  // namespace detail
 
+// How a quantizer applies the scale to x before rounding with a given rounding type (its
+// `scale_op`), so that each type reproduces its peer's whole quantize, not only its tie rule
+// (quantizer/detail/element_loops.hpp; docs/numerics.md section 3):
+//   multiply_by_reciprocal  fl(x * fl(1 / scale))   PyTorch's quantize_val
+//   divide                  fl(x / scale)           TFLite's reference AffineQuantize
+// The two differ in the last bit for some (x, scale), which can move x across a tie.
+enum class ScaleOp { multiply_by_reciprocal, divide };
+
 // Round half to even (banker's rounding): PyTorch's std::nearbyint / torch.round, and what the
-// x86 cvtps2dq and ARM fcvtns instructions do in the default rounding mode.
+// x86 cvtps2dq and ARM fcvtns instructions do in the default rounding mode. Quantizes as PyTorch.
 struct RoundHalfEven {
   static constexpr const char* name = "half_even";
+  static constexpr ScaleOp scale_op = ScaleOp::multiply_by_reciprocal;
   static std::int32_t to_int32(float x) noexcept { return detail::round_float_to_int32<true>(x); }
 };
 
-// Round half away from zero: TFLite's reference (std::round / TfLiteRound).
+// Round half away from zero: TFLite's reference (std::round / TfLiteRound). Quantizes as TFLite.
 struct RoundHalfAway {
   static constexpr const char* name = "half_away";
+  static constexpr ScaleOp scale_op = ScaleOp::divide;
   static std::int32_t to_int32(float x) noexcept { return detail::round_float_to_int32<false>(x); }
 };
 

@@ -17,7 +17,8 @@
 //       tensor's parameters (the row is not read). Same errors as begin for that row.
 //   template <class Int, class Rounding = RoundHalfEven>
 //   Status quantize_row(Span<const float> row, const RowParams& p, Int* dst, Rounding = {}) noexcept;
-//       dst[i] = clamp(round(row[i] * (1/scale)) + zero_point, qmin, qmax) - exactly what
+//       dst[i] = clamp(round(row[i] * (1/scale)) + zero_point, qmin, qmax) (row[i] / scale with
+//       RoundHalfAway: the scale is applied as Rounding::scale_op says) - exactly what
 //       Quantizer::quantize computes - while counting clipped / saturated / non-finite values
 //       into the counters. Non-finite values are mapped (NaN -> zero point, +-Inf -> the ends)
 //       and reported as non_finite_input after the row is written.
@@ -138,7 +139,7 @@ class RangePolicyBase {
     if (dst == nullptr && !row.empty()) return Status::null_pointer;
     QSAFE_RETURN_IF_ERROR(check_qparams(p.params, target_.qrange));
     const detail::QuantizeCounts c =
-        detail::row_quantize_counted<Rounding>(row.data(), row.size(), inverse_scale(p.params.scale),
+        detail::row_quantize_counted<Rounding>(row.data(), row.size(), detail::QuantScale(p.params.scale),
                                                p.params.zero_point, target_.qrange, p.range, dst, scan_path_);
     counters_.values += row.size();
     counters_.non_finite += c.non_finite;

@@ -1,7 +1,9 @@
 // qsafe/quantizer/fake_quant.hpp: gradients of fake quantization for quantization-aware training.
 //
 // Forward: Quantizer::fake_quantize (y = (clamp(round(x/s) + z, qmin, qmax) - z) * s, optionally
-// with the pass-through mask). Backward, two estimators:
+// with the pass-through mask; x/s is computed exactly as the Quantizer's quantize computes it for
+// its Rounding: fl(x * fl(1/s)) for RoundHalfEven, fl(x / s) for RoundHalfAway). Backward, two
+// estimators (LSQ reproduces PyTorch, so it always uses the reciprocal and half-even):
 //
 // 1. Straight-through (STE) with the clipping mask, as torch.fake_quantize_per_tensor_affine:
 //      grad_x = grad_y * mask,   mask = [qmin <= round(x/s) + z <= qmax]

@@ -103,13 +103,13 @@ template <class Int, class Rounding = RoundHalfEven>
   if (!x.empty() && (x.data() == nullptr || packed.data() == nullptr)) return Status::null_pointer;
   const QRange r = qrange_of<Int, 4>(options);
   QSAFE_RETURN_IF_ERROR(check_qparams(p, r));
-  const float inv = inverse_scale(p.scale);
+  const detail::QuantScale s(p.scale);
   constexpr std::size_t kChunk = 256;  // even, so chunks start on byte boundaries
   Int q[kChunk];
   std::size_t non_finite = 0;
   for (std::size_t i = 0; i < x.size(); i += kChunk) {
     const std::size_t n = x.size() - i < kChunk ? x.size() - i : kChunk;
-    non_finite += detail::quantize_loop<Rounding>(x.data() + i, n, inv, p.zero_point, r, q);
+    non_finite += detail::quantize_loop<Rounding>(x.data() + i, n, s, p.zero_point, r, q);
     detail::pack_int4_unchecked(q, n, packed.data() + i / 2);
   }
   return non_finite == 0 ? Status::ok : Status::non_finite_input;

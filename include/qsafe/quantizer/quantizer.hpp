@@ -5,9 +5,13 @@
 //                for the two-per-byte form)
 //   Scheme       Affine or Symmetric (core/qparams.hpp)
 //   Granularity  PerTensor, PerChannel{axis} or PerGroup{axis, group_size} (granularity.hpp)
-//   Rounding     RoundHalfEven (PyTorch, default) or RoundHalfAway (TFLite) (core/rounding.hpp)
+//   Rounding     RoundHalfEven (PyTorch, default) or RoundHalfAway (TFLite) (core/rounding.hpp);
+//                it fixes the whole quantize arithmetic, not only the ties:
 //
-// Maps: q = clamp(round(x * (1/scale)) + zero_point, qmin, qmax); x ~= (q - zero_point) * scale.
+// Maps: q = clamp(round(x (op) scale) + zero_point, qmin, qmax); x ~= (q - zero_point) * scale, where
+//   RoundHalfEven: x * fl(1/scale), ties to even          = PyTorch's quantize_per_tensor/channel
+//   RoundHalfAway: x / scale (true division), ties away   = TFLite's reference AffineQuantize
+// (Rounding::scale_op; formulas in quantizer/detail/element_loops.hpp and docs/numerics.md).
 // Parameters come from ranges through qparams_from_range (the one normative derivation).
 // All functions are noexcept, allocate nothing and return a Status.
 #ifndef QSAFE_QUANTIZER_QUANTIZER_HPP_
@@ -114,7 +118,7 @@ class Quantizer {
     for_each_run(l.value(), [&](std::int64_t offset, std::int64_t n, std::int64_t p) {
       const QParams qp = params[static_cast<std::size_t>(p)];
       non_finite += detail::quantize_loop<Rounding>(x.data + offset, static_cast<std::size_t>(n),
-                                                    inverse_scale(qp.scale), qp.zero_point, r, q.data + offset);
+                                                    detail::QuantScale(qp.scale), qp.zero_point, r, q.data + offset);
     });
     return non_finite == 0 ? Status::ok : Status::non_finite_input;
   }
@@ -142,9 +146,9 @@ class Quantizer {
     std::size_t non_finite = 0;
     for_each_run(l.value(), [&](std::int64_t offset, std::int64_t n, std::int64_t p) {
       const QParams qp = params[static_cast<std::size_t>(p)];
-      non_finite += detail::fake_quantize_loop<Rounding>(x.data + offset, static_cast<std::size_t>(n), qp.scale,
-                                                         inverse_scale(qp.scale), qp.zero_point, r, y.data + offset,
-                                                         want_mask ? mask.data() + offset : nullptr);
+      non_finite += detail::fake_quantize_loop<Rounding>(x.data + offset, static_cast<std::size_t>(n),
+                                                         detail::QuantScale(qp.scale), qp.zero_point, r,
+                                                         y.data + offset, want_mask ? mask.data() + offset : nullptr);
     });
     return non_finite == 0 ? Status::ok : Status::non_finite_input;
   }

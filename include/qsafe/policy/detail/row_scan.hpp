@@ -6,7 +6,8 @@
 //
 // Paths (RowScanPath):
 //   portable  the loops of quantizer/detail/vector_loops.hpp (xsimd at the compile-time ISA, or the
-//             scalar reference without xsimd): every other target (ARM, other rounding modes,
+//             scalar reference without xsimd): every other target (ARM, other rounding modes -
+//             RoundHalfAway divides by the scale, see quantizer/detail/element_loops.hpp -,
 //             16-bit outputs) uses them;
 //   avx2      AVX2 + FMA, 8 floats per vector (CpuFeatures::avx2_fma);
 //   avx512    AVX-512 F/BW/DQ/VL, 16 floats per vector (CpuFeatures::avx512_vnni: the same CPU
@@ -159,12 +160,12 @@ QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI __m512i quantize16_avx512(__m512 v,
 }
 
 template <class Int>
-QSAFE_TARGET_AVX512_VNNI inline QuantizeCounts row_quantize_avx512(const float* x, std::size_t n, float inv_scale,
+QSAFE_TARGET_AVX512_VNNI inline QuantizeCounts row_quantize_avx512(const float* x, std::size_t n, QuantScale s,
                                                                    std::int32_t zero_point, QRange r, Range clip,
                                                                    Int* q) noexcept {
   static_assert(sizeof(Int) == 1, "8-bit outputs only");
   Avx512QuantArgs a;
-  a.inv = _mm512_set1_ps(inv_scale);
+  a.inv = _mm512_set1_ps(s.inv_scale);
   a.clip_lo = _mm512_set1_ps(clip.lo);
   a.clip_hi = _mm512_set1_ps(clip.hi);
   a.lo = _mm512_set1_epi32(r.qmin - zero_point);
@@ -187,8 +188,7 @@ QSAFE_TARGET_AVX512_VNNI inline QuantizeCounts row_quantize_avx512(const float* 
     const __mmask16 flag = _mm512_cmpgt_epu32_mask(dmax, a.span) | _mm512_cmp_ps_mask(vmin, a.clip_lo, _CMP_LT_OQ) |
                            _mm512_cmp_ps_mask(vmax, a.clip_hi, _CMP_GT_OQ);
     if (flag != 0) {
-      add_counts(total,
-                 quantize_loop_counted_scalar<RoundHalfEven>(x + i, kBlock, inv_scale, zero_point, r, clip, q + i));
+      add_counts(total, quantize_loop_counted_scalar<RoundHalfEven>(x + i, kBlock, s, zero_point, r, clip, q + i));
     } else {
       QSAFE_UNROLL
       for (int k = 0; k < 4; ++k)
@@ -212,8 +212,7 @@ QSAFE_TARGET_AVX512_VNNI inline QuantizeCounts row_quantize_avx512(const float* 
     const __mmask16 flag = _mm512_cmpgt_epu32_mask(dmax, a.span) | _mm512_cmp_ps_mask(vmin, a.clip_lo, _CMP_LT_OQ) |
                            _mm512_cmp_ps_mask(vmax, a.clip_hi, _CMP_GT_OQ);
     if (flag != 0) {
-      add_counts(total,
-                 quantize_loop_counted_scalar<RoundHalfEven>(x + i, rest, inv_scale, zero_point, r, clip, q + i));
+      add_counts(total, quantize_loop_counted_scalar<RoundHalfEven>(x + i, rest, s, zero_point, r, clip, q + i));
     } else {
       for (std::size_t k = 0; k < 4; ++k) _mm512_mask_cvtepi32_storeu_epi8(q + i + 16 * k, m[k], t[k]);
     }
@@ -293,12 +292,12 @@ QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX2 bool quantize32_avx2(const float* x, const
 }
 
 template <class Int>
-QSAFE_TARGET_AVX2 inline QuantizeCounts row_quantize_avx2(const float* x, std::size_t n, float inv_scale,
+QSAFE_TARGET_AVX2 inline QuantizeCounts row_quantize_avx2(const float* x, std::size_t n, QuantScale s,
                                                           std::int32_t zero_point, QRange r, Range clip,
                                                           Int* q) noexcept {
   static_assert(sizeof(Int) == 1, "8-bit outputs only");
   Avx2QuantArgs a;
-  a.inv = _mm256_set1_ps(inv_scale);
+  a.inv = _mm256_set1_ps(s.inv_scale);
   a.clip_lo = _mm256_set1_ps(clip.lo);
   a.clip_hi = _mm256_set1_ps(clip.hi);
   a.lo = _mm256_set1_epi32(r.qmin - zero_point);
@@ -309,8 +308,7 @@ QSAFE_TARGET_AVX2 inline QuantizeCounts row_quantize_avx2(const float* x, std::s
   std::size_t i = 0;
   for (; i + kBlock <= n; i += kBlock) {
     if (quantize32_avx2(x + i, a, q + i))
-      add_counts(total,
-                 quantize_loop_counted_scalar<RoundHalfEven>(x + i, kBlock, inv_scale, zero_point, r, clip, q + i));
+      add_counts(total, quantize_loop_counted_scalar<RoundHalfEven>(x + i, kBlock, s, zero_point, r, clip, q + i));
   }
   if (i < n) {
     const std::size_t rest = n - i;
@@ -318,8 +316,7 @@ QSAFE_TARGET_AVX2 inline QuantizeCounts row_quantize_avx2(const float* x, std::s
     Int out[kBlock];
     std::memcpy(tail, x + i, rest * sizeof(float));
     if (quantize32_avx2(tail, a, out)) {  // the zero padding may flag a clip range without 0
-      add_counts(total,
-                 quantize_loop_counted_scalar<RoundHalfEven>(x + i, rest, inv_scale, zero_point, r, clip, q + i));
+      add_counts(total, quantize_loop_counted_scalar<RoundHalfEven>(x + i, rest, s, zero_point, r, clip, q + i));
     } else {
       std::memcpy(q + i, out, rest * sizeof(Int));
     }
@@ -344,23 +341,23 @@ inline MinMax row_min_max(const float* x, std::size_t n, RowScanPath path = RowS
 
 // The counting quantize of quantize_loop_counted (same output, same counts).
 template <class Rounding, class Int>
-inline QuantizeCounts row_quantize_counted(const float* x, std::size_t n, float inv_scale, std::int32_t zero_point,
+inline QuantizeCounts row_quantize_counted(const float* x, std::size_t n, QuantScale s, std::int32_t zero_point,
                                            QRange r, Range clip, Int* q,
                                            RowScanPath path = RowScanPath::automatic) noexcept {
   if constexpr (std::is_same<Rounding, RoundHalfEven>::value && sizeof(Int) == 1) {
     switch (row_scan_resolve(path)) {
 #if QSAFE_ROW_SCAN_X86 && QSAFE_COMPILE_AVX512_VNNI
-      case RowScanPath::avx512: return row_quantize_avx512(x, n, inv_scale, zero_point, r, clip, q);
+      case RowScanPath::avx512: return row_quantize_avx512(x, n, s, zero_point, r, clip, q);
 #endif
 #if QSAFE_ROW_SCAN_X86 && QSAFE_COMPILE_AVX2
-      case RowScanPath::avx2: return row_quantize_avx2(x, n, inv_scale, zero_point, r, clip, q);
+      case RowScanPath::avx2: return row_quantize_avx2(x, n, s, zero_point, r, clip, q);
 #endif
       default: break;
     }
   } else {
     (void)path;
   }
-  return quantize_loop_counted<Rounding>(x, n, inv_scale, zero_point, r, clip, q);
+  return quantize_loop_counted<Rounding>(x, n, s, zero_point, r, clip, q);
 }
 
 }  // namespace detail

@@ -5,7 +5,10 @@
 // vector_loops_test.cpp, built once per ISA by tests/cmake/quantizer_isa.cmake).
 //
 // How the vector quantize stays bit-identical to the scalar one:
-//   s = x * (1/scale)                 one float product, never fused with anything (no a*b+c here)
+//   s = x * (1/scale)  or  x / scale  as Rounding::scale_op says (element_loops.hpp): one float
+//                                     operation, never fused with anything (no a*b+c here); the
+//                                     vector division (divps, vdivq_f32) is correctly rounded
+//                                     IEEE division like the scalar one, so it is exact too
 //   s = NaN ? 0 : s                   NaN -> round(0) + zp = zero point (fake quantize; the
 //                                     quantize loops leave NaN blocks to the scalar reference)
 //   c = clamp(s, lo, hi)              lo = qmin - zp, hi = qmax - zp: small exact integers
@@ -82,12 +85,12 @@ struct QuantizeCounts {
 
 // Scalar reference of the counting quantize. Output identical to quantize_loop_scalar.
 template <class Rounding, class Int>
-inline QuantizeCounts quantize_loop_counted_scalar(const float* x, std::size_t n, float inv_scale,
-                                                   std::int32_t zero_point, QRange r, Range clip, Int* q) noexcept {
+inline QuantizeCounts quantize_loop_counted_scalar(const float* x, std::size_t n, QuantScale s, std::int32_t zero_point,
+                                                   QRange r, Range clip, Int* q) noexcept {
   QuantizeCounts c;
   for (std::size_t i = 0; i < n; ++i) {
     const float v = x[i];
-    const float scaled = v * inv_scale;
+    const float scaled = apply_scale<Rounding>(v, s);
     std::int32_t out = zero_point;
     if (is_nan_or_inf(v)) {
       ++c.non_finite;
@@ -238,16 +241,27 @@ QSAFE_ALWAYS_INLINE void store_block(const IntV* v, Int* dst) noexcept {
 }
 
 struct QuantizeArgs {
-  FloatV inv_scale, lo, hi, lo1, hi1;
+  FloatV scale, inv_scale, lo, hi, lo1, hi1;
   IntV zero_point;
-  QuantizeArgs(float inv, std::int32_t zp, QRange r) noexcept
-      : inv_scale(inv),
+  QuantizeArgs(QuantScale s, std::int32_t zp, QRange r) noexcept
+      : scale(s.scale),
+        inv_scale(s.inv_scale),
         lo(static_cast<float>(r.qmin - zp)),
         hi(static_cast<float>(r.qmax - zp)),
         lo1(static_cast<float>(r.qmin - zp - 1)),
         hi1(static_cast<float>(r.qmax - zp + 1)),
         zero_point(zp) {}
 };
+
+// v with the scale applied as Rounding::scale_op says (the vector form of detail::apply_scale).
+template <class Rounding>
+QSAFE_ALWAYS_INLINE FloatV apply_scale(const FloatV& v, const QuantizeArgs& a) noexcept {
+  if constexpr (Rounding::scale_op == ScaleOp::divide) {
+    return v / a.scale;
+  } else {
+    return v * a.inv_scale;
+  }
+}
 
 // True if any lane of a running sum is NaN or +-Inf.
 QSAFE_ALWAYS_INLINE bool not_all_finite(const FloatV& sum) noexcept {
@@ -263,7 +277,7 @@ template <class Rounding>
 QSAFE_ALWAYS_INLINE bool quantize_block(const float* x, const QuantizeArgs& a, IntV* q) noexcept {
   FloatV probe(0.f);
   for (std::size_t k = 0; k < kVecs; ++k) {
-    const FloatV s = FloatV::load_unaligned(x + k * kLanes) * a.inv_scale;
+    const FloatV s = apply_scale<Rounding>(FloatV::load_unaligned(x + k * kLanes), a);
     probe += s;
     q[k] = round_int<Rounding>(xsimd::min(xsimd::max(s, a.lo), a.hi)) + a.zero_point;
   }
@@ -279,7 +293,7 @@ QSAFE_ALWAYS_INLINE bool quantize_block_flagged(const float* x, const QuantizeAr
   MaskV flag(false);
   for (std::size_t k = 0; k < kVecs; ++k) {
     const FloatV v = FloatV::load_unaligned(x + k * kLanes);
-    const FloatV s = v * a.inv_scale;
+    const FloatV s = apply_scale<Rounding>(v, a);
     probe += s;
     const FloatV r = round_integral<Rounding>(xsimd::min(xsimd::max(s, a.lo1), a.hi1));
     flag = flag || (r < a.lo) || (r > a.hi) || (v < clip_lo) || (v > clip_hi);
@@ -291,19 +305,19 @@ QSAFE_ALWAYS_INLINE bool quantize_block_flagged(const float* x, const QuantizeAr
 // Returns the number of non-finite inputs of the block. Counted lane by lane (not recounted
 // afterwards) because y may alias x: the inputs are gone once the block is written.
 template <class Rounding>
-QSAFE_ALWAYS_INLINE std::size_t fake_quantize_block(const float* x, const QuantizeArgs& a, const FloatV& scale,
-                                                    float* y, IntV* mask) noexcept {
+QSAFE_ALWAYS_INLINE std::size_t fake_quantize_block(const float* x, const QuantizeArgs& a, float* y,
+                                                    IntV* mask) noexcept {
   FloatV bad(0.f);
   for (std::size_t k = 0; k < kVecs; ++k) {
     const FloatV v = FloatV::load_unaligned(x + k * kLanes);
     const FloatV d = v - v;  // NaN exactly for NaN and +-Inf
     bad += xsimd::select(d == d, FloatV(0.f), FloatV(1.f));
-    FloatV s = v * a.inv_scale;
+    FloatV s = apply_scale<Rounding>(v, a);
     const MaskV not_nan = s == s;
     s = xsimd::select(not_nan, s, FloatV(0.f));
     const FloatV r = round_integral<Rounding>(xsimd::min(xsimd::max(s, a.lo1), a.hi1));
     // (clamp(r) + zp - zp) * scale: the clamped integer times scale, one product.
-    (xsimd::min(xsimd::max(r, a.lo), a.hi) * scale).store_unaligned(y + k * kLanes);
+    (xsimd::min(xsimd::max(r, a.lo), a.hi) * a.scale).store_unaligned(y + k * kLanes);
     if (mask != nullptr) mask[k] = as_count(not_nan && (r >= a.lo) && (r <= a.hi));
   }
   // Each lane counts at most kVecs, so the float sum is exact.
@@ -319,17 +333,17 @@ inline const char* vector_loops_arch() noexcept { return "scalar"; }
 #endif  // QSAFE_VECTOR_LOOPS_XSIMD
 
 template <class Rounding, class Int>
-inline std::size_t quantize_loop(const float* x, std::size_t n, float inv_scale, std::int32_t zero_point, QRange r,
+inline std::size_t quantize_loop(const float* x, std::size_t n, QuantScale s, std::int32_t zero_point, QRange r,
                                  Int* q) noexcept {
 #if QSAFE_VECTOR_LOOPS_XSIMD
   if constexpr (has_vector_rounding<Rounding>::value) {
     using namespace simd;
-    const QuantizeArgs a(inv_scale, zero_point, r);
+    const QuantizeArgs a(s, zero_point, r);
     IntV qv[kVecs];
     std::size_t non_finite = 0, i = 0;
     for (const std::size_t full = n - n % kBlock; i < full; i += kBlock) {
       if (quantize_block<Rounding>(x + i, a, qv)) {
-        non_finite += quantize_loop_scalar<Rounding>(x + i, kBlock, inv_scale, zero_point, r, q + i);
+        non_finite += quantize_loop_scalar<Rounding>(x + i, kBlock, s, zero_point, r, q + i);
       } else {
         store_block(qv, q + i);
       }
@@ -340,7 +354,7 @@ inline std::size_t quantize_loop(const float* x, std::size_t n, float inv_scale,
       Int out[kBlock];
       std::memcpy(tail, x + i, rest * sizeof(float));
       if (quantize_block<Rounding>(tail, a, qv)) {
-        non_finite += quantize_loop_scalar<Rounding>(x + i, rest, inv_scale, zero_point, r, q + i);
+        non_finite += quantize_loop_scalar<Rounding>(x + i, rest, s, zero_point, r, q + i);
       } else {
         store_block(qv, out);
         std::memcpy(q + i, out, rest * sizeof(Int));
@@ -349,25 +363,24 @@ inline std::size_t quantize_loop(const float* x, std::size_t n, float inv_scale,
     return non_finite;
   }
 #endif
-  return quantize_loop_scalar<Rounding>(x, n, inv_scale, zero_point, r, q);
+  return quantize_loop_scalar<Rounding>(x, n, s, zero_point, r, q);
 }
 
 // quantize_loop that also counts saturated and clipped values (see QuantizeCounts). The range
 // policies use it; the quantized output is identical to quantize_loop's. Blocks where anything
 // is to be counted are recounted (and rewritten, identically) by the scalar reference.
 template <class Rounding, class Int>
-inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, float inv_scale, std::int32_t zero_point,
+inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, QuantScale s, std::int32_t zero_point,
                                             QRange r, Range clip, Int* q) noexcept {
 #if QSAFE_VECTOR_LOOPS_XSIMD
   if constexpr (has_vector_rounding<Rounding>::value) {
     using namespace simd;
-    const QuantizeArgs a(inv_scale, zero_point, r);
+    const QuantizeArgs a(s, zero_point, r);
     const FloatV clip_lo(clip.lo), clip_hi(clip.hi);
     IntV qv[kVecs];
     QuantizeCounts total;
     const auto recount = [&](std::size_t at, std::size_t len) noexcept {
-      const QuantizeCounts c =
-          quantize_loop_counted_scalar<Rounding>(x + at, len, inv_scale, zero_point, r, clip, q + at);
+      const QuantizeCounts c = quantize_loop_counted_scalar<Rounding>(x + at, len, s, zero_point, r, clip, q + at);
       total.non_finite += c.non_finite;
       total.saturated += c.saturated;
       total.clipped += c.clipped;
@@ -395,7 +408,7 @@ inline QuantizeCounts quantize_loop_counted(const float* x, std::size_t n, float
     return total;
   }
 #endif
-  return quantize_loop_counted_scalar<Rounding>(x, n, inv_scale, zero_point, r, clip, q);
+  return quantize_loop_counted_scalar<Rounding>(x, n, s, zero_point, r, clip, q);
 }
 
 // min_max_loop_scalar, vectorised: per-lane min/max plus a running sum that proves every value
@@ -457,19 +470,18 @@ inline void dequantize_loop(const Int* q, std::size_t n, float scale, std::int32
 }
 
 template <class Rounding>
-inline std::size_t fake_quantize_loop(const float* x, std::size_t n, float scale, float inv_scale,
-                                      std::int32_t zero_point, QRange r, float* y, std::uint8_t* mask) noexcept {
+inline std::size_t fake_quantize_loop(const float* x, std::size_t n, QuantScale s, std::int32_t zero_point, QRange r,
+                                      float* y, std::uint8_t* mask) noexcept {
 #if QSAFE_VECTOR_LOOPS_XSIMD
   if constexpr (has_vector_rounding<Rounding>::value) {
     using namespace simd;
-    const QuantizeArgs a(inv_scale, zero_point, r);
-    const FloatV s(scale);
+    const QuantizeArgs a(s, zero_point, r);
     IntV mv[kVecs];
     IntV* const m = mask != nullptr ? mv : nullptr;
     std::size_t non_finite = 0, i = 0;
     // y may alias x: each vector is loaded before the same lanes are stored.
     for (const std::size_t full = n - n % kBlock; i < full; i += kBlock) {
-      non_finite += fake_quantize_block<Rounding>(x + i, a, s, y + i, m);
+      non_finite += fake_quantize_block<Rounding>(x + i, a, y + i, m);
       if (mask != nullptr) store_block(mv, mask + i);
     }
     if (i < n) {
@@ -478,7 +490,7 @@ inline std::size_t fake_quantize_loop(const float* x, std::size_t n, float scale
       float out[kBlock];
       std::uint8_t mout[kBlock];
       std::memcpy(tail, x + i, rest * sizeof(float));
-      non_finite += fake_quantize_block<Rounding>(tail, a, s, out, m);
+      non_finite += fake_quantize_block<Rounding>(tail, a, out, m);
       std::memcpy(y + i, out, rest * sizeof(float));
       if (mask != nullptr) {
         store_block(mv, mout);
@@ -488,7 +500,7 @@ inline std::size_t fake_quantize_loop(const float* x, std::size_t n, float scale
     return non_finite;
   }
 #endif
-  return fake_quantize_loop_scalar<Rounding>(x, n, scale, inv_scale, zero_point, r, y, mask);
+  return fake_quantize_loop_scalar<Rounding>(x, n, s, zero_point, r, y, mask);
 }
 
 }  // namespace detail
