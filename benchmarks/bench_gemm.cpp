@@ -9,12 +9,14 @@
 // All integer outputs are raw int32 accumulators with an activation zero point (qsafe's
 // correction, oneDNN's src zero point, gemmlowp's lhs offset); *_f32 variants dequantize with
 // per-channel weight scales (qsafe Dequantize, oneDNN output scales with mask 2); *_requant_u8
-// variants add an int32 bias and requantize per channel to uint8 with a zero point.
+// variants add an int32 bias and requantize per channel to uint8 with a zero point (every shape, and
+// 3136x64x256: ResNet-50's 56x56x64->256 1x1 convolution as a GEMM).
 // Run single-threaded: OMP_NUM_THREADS=1 (set here too, before oneDNN starts its OpenMP pool).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -353,9 +355,11 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(shape_name("gemmlowp", s).c_str(), bench_gemmlowp, s);
     benchmark::RegisterBenchmark(shape_name("eigen_f32", s).c_str(), bench_eigen, s);
   }
-  // Requantizing output (bias + per-channel float scale -> uint8 with zero point): ResNet-50's
-  // 56x56x64->256 1x1 conv as a GEMM, and a small square.
-  for (const Shape& s : {Shape{3136, 64, 256}, Shape{64, 64, 64}}) {
+  // Requantizing output (bias + per-channel float scale -> uint8 with zero point): every shape
+  // above, and ResNet-50's 56x56x64->256 1x1 conv as a GEMM.
+  std::vector<Shape> requant_shapes(std::begin(kShapes), std::end(kShapes));
+  requant_shapes.push_back(Shape{3136, 64, 256});
+  for (const Shape& s : requant_shapes) {
     benchmark::RegisterBenchmark(shape_name("qsafe_requant_u8", s).c_str(), bench_qsafe_requant<qsafe::arch::automatic>,
                                  s);
 #if QSAFE_COMPILE_AVX_VNNI

@@ -293,7 +293,7 @@ QSAFE_AVX512_INLINE void apply_and_store(arch::avx512_vnni isa, const Pipeline& 
 //     64 outputs instead of 8;
 //   * a RequantizeFloat right before the store (or before that Clamp) adds its zero point with a
 //     saturating int16 add after the first pack (2 adds instead of 4) and clamps only from above
-//     (apply_without_zero_point). Exact for |zp| <= 32512: then sat8(sat16(sat16(q) + zp)) equals
+//     (panel_requant8). Exact for |zp| <= 32512: then sat8(sat16(sat16(q) + zp)) equals
 //     sat8(q + zp) for every int32 q; other zero points take the int32 route.
 
 template <class Out>
@@ -301,18 +301,16 @@ struct Pack8;
 template <>
 struct Pack8<std::uint8_t> {
   QSAFE_AVX512_INLINE static __m512i pack(__m512i a, __m512i b) noexcept { return _mm512_packus_epi16(a, b); }
-  QSAFE_AVX512_INLINE static __m512i clamp(__m512i v, std::int32_t lo, std::int32_t hi) noexcept {
-    return _mm512_min_epu8(_mm512_max_epu8(v, _mm512_set1_epi8(static_cast<char>(sat(lo)))),
-                           _mm512_set1_epi8(static_cast<char>(sat(hi))));
+  QSAFE_AVX512_INLINE static __m512i clamp(__m512i v, __m512i lo, __m512i hi) noexcept {
+    return _mm512_min_epu8(_mm512_max_epu8(v, lo), hi);
   }
   static constexpr std::int32_t sat(std::int32_t v) noexcept { return v < 0 ? 0 : (v > 255 ? 255 : v); }
 };
 template <>
 struct Pack8<std::int8_t> {
   QSAFE_AVX512_INLINE static __m512i pack(__m512i a, __m512i b) noexcept { return _mm512_packs_epi16(a, b); }
-  QSAFE_AVX512_INLINE static __m512i clamp(__m512i v, std::int32_t lo, std::int32_t hi) noexcept {
-    return _mm512_min_epi8(_mm512_max_epi8(v, _mm512_set1_epi8(static_cast<char>(sat(lo)))),
-                           _mm512_set1_epi8(static_cast<char>(sat(hi))));
+  QSAFE_AVX512_INLINE static __m512i clamp(__m512i v, __m512i lo, __m512i hi) noexcept {
+    return _mm512_min_epi8(_mm512_max_epi8(v, lo), hi);
   }
   static constexpr std::int32_t sat(std::int32_t v) noexcept { return v < -128 ? -128 : (v > 127 ? 127 : v); }
 };
@@ -336,25 +334,14 @@ struct Row8Plan {
   static constexpr std::size_t kIntEnd = kEnd - (kRequantLast ? 1 : 0);  // stages done on int32 as usual
 };
 
-template <std::size_t I, std::size_t End, class Pipeline>
-QSAFE_AVX512_INLINE __m512i apply_range(arch::avx512_vnni isa, const Pipeline& p, __m512i v,
-                                        const Lanes16& l) noexcept {
-  if constexpr (I == End) {
-    return v;
-  } else {
-    return apply_range<I + 1, End>(isa, p, apply(isa, std::get<I>(p.stages), v, l), l);
-  }
-}
-
 QSAFE_AVX512_INLINE __mmask16 lane_mask16(int left) noexcept {
   return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>(left <= 0 ? 0u : (1u << left) - 1u);
 }
 
-// A value the compiler must produce here and cannot hoist: the row store's constants (zero point,
-// clamp bounds, the float limit, the permutation) are loop-invariant, and GCC would otherwise
-// compute them once before the tile loop and keep them in registers across the K loop, where the
-// 24 accumulators leave none spare (measured: the K loop then spills, -45 %). Rebuilt from a GPR
-// or one load per row instead.
+// A value the compiler must take as it comes out of an empty asm: a pointer laundered this way
+// makes it load what the pointer points to where it is used, instead of keeping it in registers
+// across the K loop, where the 24 accumulators leave none spare (measured: the K loop then spills,
+// -45 %).
 template <class T>
 QSAFE_ALWAYS_INLINE T here(T v) noexcept {
   __asm__ volatile("" : "+r"(v));
@@ -363,69 +350,194 @@ QSAFE_ALWAYS_INLINE T here(T v) noexcept {
 
 alignas(64) constexpr std::int32_t kRow8Permutation[16] = {0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15};
 
-// The row store's per-row constants (see here()).
-struct Row8Consts {
-  __m512 limit;  // 2^30
-  __m512i zp;    // RequantizeFloat's zero point (int16 lanes when zp16, int32 lanes otherwise)
+// ---------------------------------------------------------------------------------------------
+// Panel parameters: the micro-kernel's epilogue with every per-column quantity computed once per
+// kernel call instead of once per vector per row. All tiles of one call share their columns (one
+// panel), so each stage's ZmmStage (per-channel loads, derived masks and rounding terms), the lane
+// masks of a column tail and the 8-bit row store's constants live in this struct, on the stack, and the per-row code
+// reads them as memory operands: no span-size tests, no mask arithmetic and no branches per vector. Lanes at or past N
+// hold zero parameters; what they compute is never stored.
+
+// One ZmmStage per stage. Not a std::tuple: its default constructor value-initializes (zeroes)
+// every element, a 768-byte memset per kernel call for AddBias + RequantizeFloat.
+template <class... S>
+struct ZmmStages {};
+template <class S0, class... S>
+struct ZmmStages<S0, S...> {
+  ZmmStage<S0> head;
+  ZmmStages<S...> tail;
+};
+
+template <std::size_t I, class S0, class... S>
+QSAFE_AVX512_INLINE auto& zmm_get(ZmmStages<S0, S...>& z) noexcept {
+  if constexpr (I == 0) {
+    return z.head;
+  } else {
+    return zmm_get<I - 1>(z.tail);
+  }
+}
+template <std::size_t I, class S0, class... S>
+QSAFE_AVX512_INLINE const auto& zmm_get(const ZmmStages<S0, S...>& z) noexcept {
+  if constexpr (I == 0) {
+    return z.head;
+  } else {
+    return zmm_get<I - 1>(z.tail);
+  }
+}
+
+template <class Pipeline>
+struct ZmmStagesOf;
+template <class... S>
+struct ZmmStagesOf<OutputPipeline<S...>> {
+  using type = ZmmStages<S...>;
+};
+
+template <class Pipeline, int Nv>
+struct PanelParams {
+  typename ZmmStagesOf<Pipeline>::type stage[Nv];  // every stage, per ZMM column
+  __m512i perm;                                    // kRow8Permutation
+  __m512i zp;                                      // RequantizeFloat's zero point (int16 lanes if zp16)
+  __m512 limit;                                    // 2^30
+  __m512i clamp_lo, clamp_hi;                      // a last Clamp's bounds, saturated to 8 bits (bytes)
+  __mmask64 mask64;                                // the row's stored bytes (8-bit row store)
+  __mmask16 mask[Nv];                              // stored lanes of each ZMM column
   bool zp16;
 };
 
-// One vector of store_row_8bit: stages [First, IntEnd), then the RequantizeFloat at IntEnd if
-// Requant (without its zero point when k.zp16).
-template <std::size_t First, std::size_t IntEnd, bool Requant, class Pipeline>
-QSAFE_AVX512_INLINE __m512i row8_vector(const Pipeline& p, __m512i x, std::int64_t row, std::int64_t col, int left,
-                                        const Row8Consts& k) noexcept {
-  const Lanes16 l{row, col, lane_mask16(left)};
-  __m512i y = apply_range<First, IntEnd>(arch::avx512_vnni{}, p, x, l);
-  if constexpr (Requant) {
-    const __m512 mult = load_channel(std::get<IntEnd>(p.stages).multiplier, l.col, l.mask);
-    __m512 f = _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(y), mult), k.limit);
-    if (k.zp16) {
-      // Below -2^31 the conversion gives INT_MIN, which saturates like the reference's -2^30 + zp.
-      y = _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // half even
-    } else {
-      f = _mm512_max_ps(f, _mm512_sub_ps(_mm512_setzero_ps(), k.limit));
-      y = _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), k.zp);
+template <std::size_t I, class Pipeline, int Nv>
+QSAFE_AVX512_INLINE void load_panel_stages(PanelParams<Pipeline, Nv>& pp, const Pipeline& p, std::int64_t col,
+                                           int v) noexcept {
+  if constexpr (I < Pipeline::size) {
+    using S = std::tuple_element_t<I, decltype(p.stages)>;
+    zmm_get<I>(pp.stage[v]) = ZmmStage<S>::load(std::get<I>(p.stages), col, pp.mask[v]);
+    load_panel_stages<I + 1>(pp, p, col, v);
+  }
+}
+
+// Columns [col, col + cols), 1 <= cols <= 16 Nv.
+template <class Out, class Pipeline, int Nv>
+QSAFE_AVX512_INLINE void load_panel_params(PanelParams<Pipeline, Nv>& pp, const Pipeline& p, std::int64_t col,
+                                           int cols) noexcept {
+  for (int v = 0; v < Nv; ++v) {
+    pp.mask[v] = lane_mask16(cols - 16 * v);
+    load_panel_stages<0>(pp, p, col + 16 * v, v);
+  }
+  if constexpr (std::is_same<Out, std::uint8_t>::value || std::is_same<Out, std::int8_t>::value) {
+    // The 8-bit row store's constants (other outputs never read them).
+    using Plan = Row8Plan<Pipeline, 0>;
+    pp.mask64 = cols >= 64 ? ~__mmask64{0} : (__mmask64{1} << cols) - 1;
+    pp.perm = _mm512_load_si512(kRow8Permutation);
+    pp.limit = _mm512_set1_ps(kRequantizeFloatLimit);
+    pp.zp16 = false;
+    if constexpr (Plan::kRequantLast) {
+      const std::int32_t zp = std::get<Plan::kIntEnd>(p.stages).zero_point;
+      pp.zp16 = zp >= -32512 && zp <= 32512;
+      pp.zp = pp.zp16 ? _mm512_set1_epi16(static_cast<short>(zp)) : _mm512_set1_epi32(zp);
+    }
+    if constexpr (Plan::kClampLast) {
+      const Clamp& c = std::get<Pipeline::size - 1>(p.stages);
+      pp.clamp_lo = _mm512_set1_epi8(static_cast<char>(Pack8<Out>::sat(c.lo)));
+      pp.clamp_hi = _mm512_set1_epi8(static_cast<char>(Pack8<Out>::sat(c.hi)));
     }
   }
+}
+
+// Stages [I, End) on v with the panel's parameters of ZMM column z.
+template <std::size_t I, std::size_t End, class Stages, class V>
+QSAFE_AVX512_INLINE auto apply_panel(const Stages& z, V v, std::int64_t row) noexcept {
+  if constexpr (I == End) {
+    return v;
+  } else {
+    return apply_panel<I + 1, End>(z, zmm_get<I>(z).apply(v, row), row);
+  }
+}
+
+template <class Stage>
+QSAFE_AVX512_INLINE bool panel_u8_floor(const ZmmStage<Stage>&) noexcept {
+  return false;
+}
+QSAFE_AVX512_INLINE bool panel_u8_floor(const ZmmStage<Clamp>& z) noexcept { return z.nonnegative; }
+
+// Stages [First, size) on one ZMM column of one row and its store (16 lanes; masked unless Full).
+template <std::size_t First, bool Full, class Pipeline, int Nv, class Out>
+QSAFE_AVX512_INLINE void panel_vector(const PanelParams<Pipeline, Nv>& pp, int v, __m512i x, std::int64_t row,
+                                      Out* out) noexcept {
+  const auto& z = pp.stage[v];
+  const auto y = apply_panel<First, Pipeline::size>(z, x, row);
+  const __mmask16 m = Full ? static_cast<__mmask16>(0xffff) : pp.mask[v];
+  if constexpr (std::is_same<Out, std::uint8_t>::value) {
+    bool nonnegative = false;
+    if constexpr (Pipeline::size > First) nonnegative = panel_u8_floor(zmm_get<Pipeline::size - 1>(z));
+    store(arch::avx512_vnni{}, out, y, m, nonnegative);
+  } else if constexpr (Full && std::is_same<Out, std::int32_t>::value) {
+    _mm512_storeu_si512(out, y);
+  } else if constexpr (Full && std::is_same<Out, float>::value) {
+    _mm512_storeu_ps(out, y);
+  } else {
+    store(arch::avx512_vnni{}, out, y, m);
+  }
+}
+
+// The RequantizeFloat of an 8-bit row store on one ZMM column, without its zero point (Zp16) or
+// with it and the two-sided float clamp (otherwise): see the 8-bit row store above.
+template <bool Zp16, class Pipeline, int Nv>
+QSAFE_AVX512_INLINE __m512i panel_requant8(const PanelParams<Pipeline, Nv>& pp, const ZmmStage<RequantizeFloat>& z,
+                                           __m512i y) noexcept {
+  __m512 f = _mm512_min_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(y), z.mult), pp.limit);
+  if constexpr (Zp16) {
+    // Below -2^31 the conversion gives INT_MIN, which saturates like the reference's -2^30 + zp.
+    return _mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);  // half even
+  } else {
+    f = _mm512_max_ps(f, _mm512_sub_ps(_mm512_setzero_ps(), pp.limit));
+    return _mm512_add_epi32(_mm512_cvt_roundps_epi32(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), pp.zp);
+  }
+}
+
+template <std::size_t First, bool Zp16, class Pipeline, int Nv>
+QSAFE_AVX512_INLINE __m512i panel_row8_vector(const PanelParams<Pipeline, Nv>& pp, int v, __m512i x,
+                                              std::int64_t row) noexcept {
+  using Plan = Row8Plan<Pipeline, First>;
+  const auto& z = pp.stage[v];
+  __m512i y = apply_panel<First, Plan::kIntEnd>(z, x, row);
+  if constexpr (Plan::kRequantLast) y = panel_requant8<Zp16>(pp, zmm_get<Plan::kIntEnd>(z), y);
   return y;
 }
 
-// Stages [First, size) on x0..x3 (columns col .. col + 63 of `row`; the first `cols` are stored,
-// 1 <= cols <= 64) and the saturating 8-bit store into out[0 .. cols).
-template <std::size_t First, class Pipeline, class Out>
-QSAFE_AVX512_INLINE void store_row_8bit(const Pipeline& p, __m512i x0, __m512i x1, __m512i x2, __m512i x3,
-                                        std::int64_t row, std::int64_t col, int cols, Out* out) noexcept {
+template <std::size_t First, bool Zp16, bool Full, class Pipeline, int Nv, class Out>
+QSAFE_AVX512_INLINE void panel_row8(const PanelParams<Pipeline, Nv>& pp, __m512i x0, __m512i x1, __m512i x2, __m512i x3,
+                                    std::int64_t row, Out* out) noexcept {
   using Plan = Row8Plan<Pipeline, First>;
-  Row8Consts k{};
-  if constexpr (Plan::kRequantLast) {
-    const std::int32_t zp = here(std::get<Plan::kIntEnd>(p.stages).zero_point);
-    k.zp16 = zp >= -32512 && zp <= 32512;
-    k.zp = k.zp16 ? _mm512_set1_epi16(static_cast<short>(zp)) : _mm512_set1_epi32(zp);
-    k.limit = _mm512_castsi512_ps(_mm512_set1_epi32(here(0x4e800000)));  // 2^30 = kRequantizeFloatLimit
-  }
   // Straight-line, no loop over the vectors (a loop over x[] keeps the tile in memory under GCC).
-  const __m512i y0 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x0, row, col, cols, k);
-  const __m512i y1 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x1, row, col + 16, cols - 16, k);
-  __m512i w01 = _mm512_packs_epi32(y0, y1);
-  const __m512i y2 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x2, row, col + 32, cols - 32, k);
-  const __m512i y3 = row8_vector<First, Plan::kIntEnd, Plan::kRequantLast>(p, x3, row, col + 48, cols - 48, k);
-  __m512i w23 = _mm512_packs_epi32(y2, y3);
-  if (Plan::kRequantLast && k.zp16) {
-    w01 = _mm512_adds_epi16(w01, k.zp);
-    w23 = _mm512_adds_epi16(w23, k.zp);
+  __m512i w01 = _mm512_packs_epi32(panel_row8_vector<First, Zp16>(pp, 0, x0, row),
+                                   panel_row8_vector<First, Zp16>(pp, 1, x1, row));
+  __m512i w23 = _mm512_packs_epi32(panel_row8_vector<First, Zp16>(pp, 2, x2, row),
+                                   panel_row8_vector<First, Zp16>(pp, 3, x3, row));
+  if constexpr (Plan::kRequantLast && Zp16) {
+    w01 = _mm512_adds_epi16(w01, pp.zp);
+    w23 = _mm512_adds_epi16(w23, pp.zp);
   }
   __m512i b = Pack8<Out>::pack(w01, w23);
-  if constexpr (Plan::kClampLast) {
-    const Clamp& c = std::get<Pipeline::size - 1>(p.stages);
-    b = Pack8<Out>::clamp(b, here(c.lo), here(c.hi));
-  }
+  if constexpr (Plan::kClampLast) b = Pack8<Out>::clamp(b, pp.clamp_lo, pp.clamp_hi);
   // 128-bit lane i of b holds columns 4i..4i+3 of y0, y1, y2, y3 (one dword each).
-  b = _mm512_permutexvar_epi32(_mm512_load_si512(here(kRow8Permutation)), b);
-  if (cols >= 64) {
+  b = _mm512_permutexvar_epi32(pp.perm, b);
+  if constexpr (Full) {
     _mm512_storeu_si512(out, b);
   } else {
-    _mm512_mask_storeu_epi8(out, (__mmask64{1} << cols) - 1, b);
+    _mm512_mask_storeu_epi8(out, pp.mask64, b);
+  }
+}
+
+// Stages [First, size) on the 64 columns of one row (x0..x3) and the saturating 8-bit store into
+// out[0 .. cols) (the 8-bit row store above; masked unless Full). Per 64 uint8 outputs of AddBias +
+// RequantizeFloat: 4 x (vcvtdq2ps, vmulps with the multiplier as a memory operand, vminps,
+// vcvtps2dq), 2 vpackssdw, 2 vpaddsw, vpackuswb, the permutation's load, vpermd, one store.
+template <std::size_t First, bool Full, class Pipeline, int Nv, class Out>
+QSAFE_AVX512_INLINE void store_row_8bit_panel(const PanelParams<Pipeline, Nv>& pp, __m512i x0, __m512i x1, __m512i x2,
+                                              __m512i x3, std::int64_t row, Out* out) noexcept {
+  if (!Row8Plan<Pipeline, First>::kRequantLast || pp.zp16) {
+    panel_row8<First, true, Full>(pp, x0, x1, x2, x3, row, out);
+  } else {
+    panel_row8<First, false, Full>(pp, x0, x1, x2, x3, row, out);
   }
 }
 

@@ -49,22 +49,29 @@ struct GemmUkernel<arch::avx512_vnni> {
     // A local copy of the stages: a byte store into C may alias *e.pipeline, which would make the
     // compiler reload (and re-test) every span after each store.
     const Pipeline p = *e.pipeline;
+    // Every per-column quantity of the epilogue, once per call (its tiles share the panel).
+    Params<Out, Pipeline> pp;
+    load_panel_params<Out>(pp, p, t.col_begin, t.cols);
     std::int64_t m = t.row_begin;
-    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e, p);
-    tail_rows<kMr - 1>(t, m, e, p);
+    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e, pp);
+    tail_rows<kMr - 1>(t, m, e, pp);
   }
 
  private:
+  // The epilogue's per-column parameters of one call (output.hpp, "Panel parameters").
+  template <class Out, class Pipeline>
+  using Params = PanelParams<Pipeline, kNv>;
+
   // The last row_end - m (< kMr) rows, with a tile of exactly that height.
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
                                                                      const GemmEpilogue<Out, Pipeline>& e,
-                                                                     const Pipeline& p) noexcept {
+                                                                     const Params<Out, Pipeline>& pp) noexcept {
     if constexpr (R > 0) {
       if (t.row_end - m == R) {
-        tile<R>(t, m, e, p);
+        tile<R>(t, m, e, pp);
       } else {
-        tail_rows<R - 1>(t, m, e, p);
+        tail_rows<R - 1>(t, m, e, pp);
       }
     }
   }
@@ -107,33 +114,27 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
-  template <int v, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(const __m512i (&acc)[kNv], int cols,
-                                                                          std::int64_t col_begin, std::int64_t row,
-                                                                          Out* c, const Pipeline& p) noexcept {
+  template <int v, std::size_t First, bool Full, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vectors(
+      const __m512i (&acc)[kNv], std::int64_t row, Out* c, const PanelParams<Pipeline, kNv>& pp) noexcept {
     if constexpr (v < kNv) {
-      finish_vector<v>(acc[v], cols, col_begin, row, c, p);
-      finish_vectors<v + 1>(acc, cols, col_begin, row, c, p);
+      if (Full || pp.mask[v] != 0) panel_vector<First, Full>(pp, v, acc[v], row, c + 16 * v);
+      finish_vectors<v + 1, First, Full>(acc, row, c, pp);
     }
   }
 
-  // corr[v] = zp_u * col_sums[16v .. 16v + 15]: the zero-point correction of one row. Per-tensor
-  // zero points share it across the tile's rows (one vpmulld per vector per tile, not per row).
-  // A leading AddBias is folded in: corr[v] -= bias, so acc - corr = (acc - zp_u * sums) + bias
-  // (mod 2^32: the same bits), and the bias is loaded once per tile instead of once per row.
+  // neg_corr[v] = -(zp_u * col_sums[16v .. 16v + 15]): where the accumulators of one row start (the
+  // zero-point correction). A leading AddBias is folded in: neg_corr[v] += bias, so the sum ends
+  // at (acc - zp_u * sums) + bias (mod 2^32: the same bits). Per-tensor zero points: once per tile.
   template <int v, class AType, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void make_corrections(__m512i (&corr)[kNv],
-                                                                            const GemmTask<AType>& t, std::int32_t zp,
-                                                                            const Pipeline& p) noexcept {
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void make_neg_corrections(
+      __m512i (&neg_corr)[kNv], const GemmTask<AType>& t, std::int32_t zp,
+      const PanelParams<Pipeline, kNv>& pp) noexcept {
     if constexpr (v < kNv) {
-      corr[v] = _mm512_mullo_epi32(_mm512_set1_epi32(zp), _mm512_loadu_si512(t.col_sums + 16 * v));
-      if constexpr (starts_with_bias<Pipeline>::value) {
-        const int left = t.cols - 16 * v;  // lanes past N: no bias (their results are not stored)
-        const __mmask16 mask =
-            left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>(left <= 0 ? 0u : (1u << left) - 1u);
-        corr[v] = _mm512_sub_epi32(corr[v], load_channel(std::get<0>(p.stages).bias, t.col_begin + 16 * v, mask));
-      }
-      make_corrections<v + 1>(corr, t, zp, p);
+      neg_corr[v] = _mm512_mullo_epi32(_mm512_set1_epi32(-zp), _mm512_loadu_si512(t.col_sums + 16 * v));
+      if constexpr (starts_with_bias<Pipeline>::value)  // lanes past N hold a zero bias
+        neg_corr[v] = _mm512_add_epi32(neg_corr[v], zmm_get<0>(pp.stage[v]).bias);
+      make_neg_corrections<v + 1>(neg_corr, t, zp, pp);
     }
   }
 
@@ -162,15 +163,6 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
-  template <int v>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void negate_vectors(__m512i (&acc)[kNv],
-                                                                          const __m512i (&corr)[kNv]) noexcept {
-    if constexpr (v < kNv) {
-      acc[v] = _mm512_sub_epi32(_mm512_setzero_si512(), corr[v]);
-      negate_vectors<v + 1>(acc, corr);
-    }
-  }
-
   // An empty asm on every accumulator after the K loop: the epilogue then works on new values, so
   // the register allocator does not let the epilogue's needs (the 8-bit row store packs four
   // accumulators at once) decide where the K loop keeps its accumulators (without it, GCC 12
@@ -190,65 +182,71 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
   }
 
-  // The accumulators start at -corr (the zero-point correction, and a leading AddBias): the
+  // The accumulators start at neg_corr (the zero-point correction, and a leading AddBias): the
   // epilogue then needs no subtraction (acc = -corr + sum of products, the same bits mod 2^32).
   template <int r, int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void init_rows(__m512i (&acc)[R][kNv], __m512i (&corr)[kNv],
-                                                                     const GemmTask<AType>& t, std::int64_t m0,
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void init_rows(__m512i (&acc)[R][kNv], const GemmTask<AType>& t,
+                                                                     std::int64_t m0,
                                                                      const GemmEpilogue<Out, Pipeline>& e,
-                                                                     const Pipeline& p) noexcept {
+                                                                     const Params<Out, Pipeline>& pp) noexcept {
     if constexpr (r < R) {
-      if (r > 0 && e.zero_point_per_row) make_corrections<0>(corr, t, e.zero_point_u(m0 + r), p);
-      negate_vectors<0>(acc[r], corr);
-      init_rows<r + 1, R>(acc, corr, t, m0, e, p);
+      if (r == 0 || e.zero_point_per_row) {
+        make_neg_corrections<0>(acc[r], t, e.zero_point_u(m0 + r), pp);
+      } else {
+        copy_vectors<0>(acc[r], acc[0]);  // a per-tensor zero point: every row starts alike
+      }
+      init_rows<r + 1, R>(acc, t, m0, e, pp);
+    }
+  }
+  template <int v>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void copy_vectors(__m512i (&dst)[kNv],
+                                                                        const __m512i (&src)[kNv]) noexcept {
+    if constexpr (v < kNv) {
+      dst[v] = src[v];
+      copy_vectors<v + 1>(dst, src);
     }
   }
 
   // Epilogue on the register tile: pipeline and store, row by row.
-  template <int r, int R, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv], int cols,
+  template <int r, int R, bool Full, class Out, class Pipeline>
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_rows(const __m512i (&acc)[R][kNv],
                                                                        std::int64_t col_begin, std::int64_t m0, Out* c,
-                                                                       std::int64_t ldc, const Pipeline& p) noexcept {
+                                                                       std::int64_t ldc,
+                                                                       const Params<Out, Pipeline>& pp) noexcept {
     if constexpr (r < R) {
       const std::int64_t row = m0 + r;
       Out* out = c + row * ldc + col_begin;
       constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in acc
       if constexpr (kNv == 4 && (std::is_same<Out, std::uint8_t>::value || std::is_same<Out, std::int8_t>::value)) {
-        store_row_8bit<kFirst>(p, acc[r][0], acc[r][1], acc[r][2], acc[r][3], row, col_begin, cols, out);
+        store_row_8bit_panel<kFirst, Full>(pp, acc[r][0], acc[r][1], acc[r][2], acc[r][3], row, out);
       } else {
-        finish_vectors<0>(acc[r], cols, col_begin, row, out, p);
+        finish_vectors<0, kFirst, Full>(acc[r], row, out, pp);
       }
-      finish_rows<r + 1, R>(acc, cols, col_begin, m0, c, ldc, p);
+      finish_rows<r + 1, R, Full>(acc, col_begin, m0, c, ldc, pp);
     }
-  }
-
-  template <int v, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void finish_vector(__m512i acc, int cols, std::int64_t col_begin,
-                                                                         std::int64_t row, Out* c,
-                                                                         const Pipeline& p) noexcept {
-    const int left = cols - 16 * v;
-    if (left <= 0) return;
-    const Lanes16 lanes{row, col_begin + 16 * v, lane_mask16(left)};
-    constexpr std::size_t kFirst = starts_with_bias<Pipeline>::value ? 1 : 0;  // the bias is in acc
-    apply_and_store<kFirst>(arch::avx512_vnni{}, p, acc, lanes, c + 16 * v);
   }
 
   template <int R, class AType, class Out, class Pipeline>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tile(const GemmTask<AType>& t, std::int64_t m0,
                                                                 const GemmEpilogue<Out, Pipeline>& e,
-                                                                const Pipeline& p) noexcept {
+                                                                const Params<Out, Pipeline>& params) noexcept {
+    // Read the parameters through a pointer the compiler cannot see through: it then loads them
+    // where they are used instead of keeping them in registers across the K loop (where the 24
+    // accumulators leave none spare).
+    const Params<Out, Pipeline>* pp = here(&params);
     __m512i acc[R][kNv];
-    {
-      __m512i corr[kNv];
-      make_corrections<0>(corr, t, e.zero_point_u(m0), p);
-      init_rows<0, R>(acc, corr, t, m0, e, p);
-    }
+    init_rows<0, R>(acc, t, m0, e, *pp);
     const AType* a = t.a + m0 * t.lda;
     const auto* b = static_cast<const std::int8_t*>(t.panel);
     const std::int64_t k_full = t.k & ~std::int64_t{3};
     std::int64_t k = 0;
+    // A prefetch, one line per row every 64 k: for short rows the next tile's A (it arrives while
+    // this tile runs); for long rows (K >= 1024) this tile's own A, 256 bytes ahead: a line fetched
+    // for the next tile would meet K * 64 bytes of panel streaming through L1 before its use and be
+    // evicted (128 x 4096 x 4096: +3 to +6 %).
+    const std::int64_t prefetch_ahead = t.k >= 1024 ? 256 : R * t.lda;
     for (; k < k_full; k += 4, b += kNr * kKr) {
-      if ((k & 63) == 0) prefetch_rows<0, R>(a, t.lda, k + R * t.lda);  // the next tile's A, one line per row
+      if ((k & 63) == 0) prefetch_rows<0, R>(a, t.lda, k + prefetch_ahead);
       __m512i bv[kNv];
       load_panel_group<0>(bv, b);
       dot_rows<0, R>(acc, a, t.lda, k, bv);
@@ -259,7 +257,12 @@ struct GemmUkernel<arch::avx512_vnni> {
       dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
     }
     barrier_rows<0, R>(acc);
-    finish_rows<0, R>(acc, t.cols, t.col_begin, m0, e.c, e.ldc, p);
+    pp = here(pp);
+    if (t.cols == kNr) {
+      finish_rows<0, R, true>(acc, t.col_begin, m0, e.c, e.ldc, *pp);
+    } else {
+      finish_rows<0, R, false>(acc, t.col_begin, m0, e.c, e.ldc, *pp);
+    }
   }
 };
 
