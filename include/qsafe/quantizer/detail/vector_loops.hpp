@@ -7,8 +7,8 @@
 // How the vector quantize stays bit-identical to the scalar one:
 //   s = x * (1/scale)  or  x / scale  as Rounding::scale_op says (element_loops.hpp): one float
 //                                     operation, never fused with anything (no a*b+c here); the
-//                                     vector division (divps, vdivq_f32) is correctly rounded
-//                                     IEEE division like the scalar one, so it is exact too
+//                                     vector division (divps, vdivq_f32: see apply_scale) is the
+//                                     correctly rounded IEEE division, like the scalar one
 //   s = NaN ? 0 : s                   NaN -> round(0) + zp = zero point (fake quantize; the
 //                                     quantize loops leave NaN blocks to the scalar reference)
 //   c = clamp(s, lo, hi)              lo = qmin - zp, hi = qmax - zp: small exact integers
@@ -254,10 +254,17 @@ struct QuantizeArgs {
 };
 
 // v with the scale applied as Rounding::scale_op says (the vector form of detail::apply_scale).
+// The division must be the correctly rounded IEEE one, as the scalar x / scale: xsimd's operator/
+// is (divps, vdivps) on x86, but on NEON64 xsimd 8 inherits ARMv7's reciprocal estimate refined by
+// Newton steps, which is not; there the AArch64 instruction (fdiv, vdivq_f32) is called directly.
 template <class Rounding>
 QSAFE_ALWAYS_INLINE FloatV apply_scale(const FloatV& v, const QuantizeArgs& a) noexcept {
   if constexpr (Rounding::scale_op == ScaleOp::divide) {
+#if XSIMD_WITH_NEON64
+    return FloatV(vdivq_f32(v, a.scale));
+#else
     return v / a.scale;
+#endif
   } else {
     return v * a.inv_scale;
   }
