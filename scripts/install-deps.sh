@@ -12,7 +12,7 @@ packages=(build-essential cmake g++ libeigen3-dev libxsimd-dev catch2 libbenchma
 if [ "${1:-}" = "--ci" ]; then
   shift
   packages+=(
-    clang libclang-rt-14-dev llvm-14             # stage 20 Clang, 30 sanitizers, 70 libFuzzer (+ llvm-symbolizer)
+    clang libclang-rt-14-dev llvm-14             # stage 30 Clang + sanitizers, 40 Clang aarch64, 70 libFuzzer (+ llvm-symbolizer)
     g++-aarch64-linux-gnu qemu-user              # stage 40 NEON under qemu, 60 aarch64 firmware check
     clang-format clang-tidy cppcheck             # stage 80 lint
   )

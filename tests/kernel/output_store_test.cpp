@@ -1,5 +1,7 @@
 // The 8-bit stores of the output pipelines (the AVX-512 row store packs 64 columns at once) through
-// the GEMM on every path: kernel/pipeline_check.hpp.
+// the GEMM on every path: kernel/pipeline_check.hpp. Under the sanitizers the float-requantization
+// cases run on the scalar path only (check_pipeline_numerics: output_pipeline_test.cpp runs the
+// same stage types on every path there); the plain 8-bit stores run on every path in every build.
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 using qsafe::QuantizedMultiplier;
 using qsafe::Span;
 using qsafe_test::check_pipeline;
+using qsafe_test::check_pipeline_numerics;
 
 // The AVX-512 8-bit row store packs 64 columns at once, clamps in 8 bits after a last Clamp, and
 // adds a RequantizeFloat zero point in saturating int16 when |zp| <= 32512 (int32 otherwise):
@@ -33,26 +36,27 @@ TEST_CASE("output stages: 8-bit stores after float requantization at extreme zer
     std::vector<std::int32_t> zp_t{77}, zp_s{-128}, zp_rows(static_cast<std::size_t>(m));
     for (auto& z : zp_rows) z = std::uniform_int_distribution<std::int32_t>(0, 255)(rng);
     for (const std::int32_t out_zp : {0, 5, -100, 32512, -32512, 32513, -32513, 40000, -65535, 65535}) {
-      check_pipeline<std::uint8_t, std::uint8_t>(qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeFloat{f, out_zp}),
-                                                 m, n, k, seed++, zp_t);
-      check_pipeline<std::int8_t, std::uint8_t>(qsafe::pipeline(qsafe::RequantizeFloat{f, out_zp}), m, n, k, seed++,
-                                                zp_rows);
-      check_pipeline<std::uint8_t, std::int8_t>(
+      check_pipeline_numerics<std::uint8_t, std::uint8_t>(
+          qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeFloat{f, out_zp}), m, n, k, seed++, zp_t);
+      check_pipeline_numerics<std::int8_t, std::uint8_t>(qsafe::pipeline(qsafe::RequantizeFloat{f, out_zp}), m, n, k,
+                                                         seed++, zp_rows);
+      check_pipeline_numerics<std::uint8_t, std::int8_t>(
           qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeFloat{f.subspan(0, 1), out_zp},
                           qsafe::Clamp{-1000, 1000}),
           m, n, k, seed++, zp_t);
-      check_pipeline<std::int8_t, std::uint8_t>(
+      check_pipeline_numerics<std::int8_t, std::uint8_t>(
           qsafe::pipeline(qsafe::AddBias{b}, qsafe::RequantizeFloat{f, out_zp}, qsafe::Clamp{-20, 90}), m, n, k, seed++,
           zp_rows);
-      check_pipeline<std::uint8_t, std::uint8_t>(
+      check_pipeline_numerics<std::uint8_t, std::uint8_t>(
           qsafe::pipeline(qsafe::RequantizeFloat{f, out_zp}, qsafe::Clamp{out_zp, out_zp + 200}), m, n, k, seed++,
           zp_t);
     }
     // 8-bit stores without a RequantizeFloat: the pack alone saturates, the Clamp after it.
     check_pipeline<std::uint8_t, std::uint8_t>(qsafe::pipeline(), m, n, k, seed++, zp_t);
     check_pipeline<std::int8_t, std::int8_t>(qsafe::pipeline(qsafe::AddBias{b}), m, n, k, seed++, zp_s);
-    check_pipeline<std::int8_t, std::uint8_t>(qsafe::pipeline(qsafe::Clamp{-300, -100}), m, n, k, seed++, zp_t);
-    check_pipeline<std::uint8_t, std::uint8_t>(qsafe::pipeline(qsafe::AddBias{b}, qsafe::Clamp{100, 100}), m, n, k,
-                                               seed++, zp_rows);
+    check_pipeline_numerics<std::int8_t, std::uint8_t>(qsafe::pipeline(qsafe::Clamp{-300, -100}), m, n, k, seed++,
+                                                       zp_t);
+    check_pipeline_numerics<std::uint8_t, std::uint8_t>(qsafe::pipeline(qsafe::AddBias{b}, qsafe::Clamp{100, 100}), m,
+                                                        n, k, seed++, zp_rows);
   }
 }
