@@ -179,7 +179,7 @@ void check_raw(const Conv2dGeometry& g, std::mt19937& rng, int zp_mode, int data
 }  // namespace
 
 TEST_CASE("depthwise: every compiled path equals the direct reference on awkward geometries", "[kernel][depthwise]") {
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) {
       WARN("path " << Isa::name << " not available on this CPU: skipped");
@@ -202,7 +202,7 @@ TEST_CASE("depthwise: every compiled path equals the direct reference on awkward
 
 TEST_CASE("depthwise: extreme values over a large window are exact", "[kernel][depthwise]") {
   // |x - zp| = 255 against weights of -128 in every tap of a 31x31 window (961 taps).
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     const Conv2dGeometry g = dw(31, 33, 19, 31, 31, 1, 15);
@@ -277,7 +277,7 @@ void check_stages(const Conv2dGeometry& g, std::mt19937& rng) {
 }  // namespace
 
 TEST_CASE("depthwise: every output stage is bit-identical to the scalar path", "[kernel][depthwise]") {
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available() || std::is_same<Isa, qsafe::arch::scalar>::value) return;
     std::mt19937 rng(9);
@@ -307,7 +307,7 @@ TEST_CASE("depthwise: the scalar path with float requantization equals the refer
           Status::ok);
   const auto p = qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)},
                                  qsafe::RequantizeFloat{Span<const float>(m), 90}, qsafe::Clamp{90, 255});
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     std::vector<std::uint8_t> y;
@@ -336,7 +336,7 @@ TEST_CASE("depthwise: PyTorch qnnpack golden outputs, integer for integer", "[ke
                                    qsafe::RequantizeFloat{Span<const float>(mult), tc.output_zero_point},
                                    qsafe::Clamp{tc.relu ? tc.output_zero_point : 0, 255});
     const std::vector<std::uint8_t> want(tc.y, tc.y + g.output_numel());
-    for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
       using Isa = decltype(isa);
       if (!Isa::available()) return;
       std::vector<std::uint8_t> y;
@@ -425,7 +425,7 @@ TEST_CASE("depthwise: bad input is a status, never a crash", "[kernel][depthwise
   // empty weights; weights packed for another path
   CHECK(qsafe::depthwise_conv2d<Isa>(g, xv, 0, qsafe::DepthwiseWeights{}, none, yv) == Status::invalid_argument);
   CHECK(qsafe::depthwise_conv2d(g, xv, 0, qsafe::DepthwiseWeights{}, none, yv) == Status::invalid_argument);
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Other = decltype(isa);
     if (std::is_same<Other, Isa>::value || !Other::available()) return;
     const PackedDw q = pack<Other>(g, w);
@@ -464,7 +464,7 @@ TEST_CASE("depthwise: bad input is a status, never a crash", "[kernel][depthwise
   CHECK(qsafe::pack_depthwise_weights<Isa>(huge, Span<const std::int8_t>(w), Span<std::byte>(tiny)).status() ==
         Status::overflow_risk);
   // forcing a path this CPU or build cannot run
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Other = decltype(isa);
     if (Other::available()) return;
     CHECK(qsafe::depthwise_conv2d<Other>(g, xv, 0, p.w, none, yv) == Status::unsupported_arch);

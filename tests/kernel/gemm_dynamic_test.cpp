@@ -67,7 +67,7 @@ void check_dynamic(std::int64_t m, std::int64_t n, std::int64_t k, bool per_row,
   std::vector<float> scale;
   const auto q = quantize_by_hand(a, m, k, per_row, zp, scale);
 
-  qsafe_test::for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  qsafe_test::for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "qsafe/kernel/gemm.hpp"
@@ -18,11 +19,49 @@ bool same_bits(T a, T b) {
   return std::memcmp(&a, &b, sizeof(T)) == 0;
 }
 
-// Calls f(Isa{}) for every compiled path.
+// Calls f(Isa{}) for every path in the list.
 template <class F, class... I>
 void for_each_arch(qsafe::arch::list<I...>, F&& f) {
   (f(I{}), ...);
 }
+
+namespace detail {
+template <class Keep, class List>
+struct filter_paths;
+template <class Keep, class... I>
+struct filter_paths<Keep, qsafe::arch::list<I...>> {
+  template <class Isa>
+  using one = std::conditional_t<Keep::template apply<Isa>::value, qsafe::arch::list<Isa>, qsafe::arch::list<>>;
+  template <class... L>
+  struct concat;
+  template <class... A>
+  struct concat<qsafe::arch::list<A...>> {
+    using type = qsafe::arch::list<A...>;
+  };
+  template <class... A, class... B, class... Rest>
+  struct concat<qsafe::arch::list<A...>, qsafe::arch::list<B...>, Rest...> {
+    using type = typename concat<qsafe::arch::list<A..., B...>, Rest...>::type;
+  };
+  using type = typename concat<qsafe::arch::list<>, one<I>...>::type;
+};
+struct not_avx_vnni {
+  template <class Isa>
+  using apply = std::integral_constant<bool, Isa::id != qsafe::arch::Id::avx_vnni>;
+};
+}  // namespace detail
+
+// The paths the kernel tests built on the GEMM (pipelines through it, conv2d, depthwise, dynamic
+// quantization) run: every compiled one, except that the sanitizer build (QSAFE_TEST_SANITIZED,
+// CI stage 30) leaves out AVX-VNNI there. Its epilogue, fills and depthwise kernels are AVX2's
+// source, which those tests instantiate under the sanitizers as avx2; its own code, the VEX
+// vpdpbusd K loop reading A in place, runs under them in gemm_test.cpp's shape sweep (which
+// iterates arch::compiled). The unsanitized builds run every path everywhere. Each pipeline type
+// instantiated on one more SIMD path cost 5-10 s of compile under ASan + UBSan.
+#if defined(QSAFE_TEST_SANITIZED)
+using kernel_paths = typename detail::filter_paths<detail::not_avx_vnni, qsafe::arch::compiled>::type;
+#else
+using kernel_paths = qsafe::arch::compiled;
+#endif
 
 // Weights packed for Isa, with their storage.
 struct Packed {

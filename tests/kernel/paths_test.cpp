@@ -54,7 +54,8 @@ TEST_CASE("paths: automatic packing picks the best available path", "[kernel][pa
   const qsafe_test::Packed p = qsafe_test::pack<qsafe::arch::automatic>(w, 2, 4);
   REQUIRE(p.status == Status::ok);
   CHECK(p.w.arch() == qsafe::arch::best_available());
-  const qsafe::arch::Id best = qsafe::arch::dispatch(qsafe::arch::compiled{}, [](auto isa) { return decltype(isa)::id; });
+  const qsafe::arch::Id best =
+      qsafe::arch::dispatch(qsafe::arch::compiled{}, [](auto isa) { return decltype(isa)::id; });
   CHECK(best == qsafe::arch::best_available());
 }
 
@@ -83,7 +84,7 @@ TEST_CASE("paths: results are identical with any thread count", "[kernel][paths]
   std::vector<std::int32_t> zp{77};
   std::vector<float> sw(static_cast<std::size_t>(n), 0.01f), sa{0.02f};
   const auto pipe = qsafe::pipeline(qsafe::Dequantize{Span<const float>(sa), Span<const float>(sw), {}});
-  qsafe_test::for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  qsafe_test::for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);
@@ -101,4 +102,24 @@ TEST_CASE("paths: results are identical with any thread count", "[kernel][paths]
       CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
     }
   });
+}
+
+TEST_CASE("paths: the layer-like kernel tests run every compiled path but AVX-VNNI under the sanitizers",
+          "[kernel][paths]") {
+  std::string compiled, tested;
+  qsafe_test::for_each_arch(qsafe::arch::compiled{},
+                            [&](auto isa) { compiled += std::string(decltype(isa)::name) + " "; });
+  qsafe_test::for_each_arch(qsafe_test::kernel_paths{},
+                            [&](auto isa) { tested += std::string(decltype(isa)::name) + " "; });
+  std::string expected;
+  qsafe_test::for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+#if defined(QSAFE_TEST_SANITIZED)
+    if (Isa::id == qsafe::arch::Id::avx_vnni) return;
+#endif
+    expected += std::string(Isa::name) + " ";
+  });
+  INFO("compiled: " << compiled);
+  CHECK(tested == expected);
+  CHECK(tested.find("scalar") != std::string::npos);
 }

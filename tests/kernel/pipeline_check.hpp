@@ -20,7 +20,7 @@ namespace qsafe_test {
 // Which paths a check compiles and runs: every compiled one, or the scalar one alone.
 enum class PipelinePaths { every, scalar_only };
 
-// Applies `pipe` through the GEMM on every path; compares with the scalar path bitwise and with
+// Applies `pipe` through the GEMM on every path (kernel_paths); compares with the scalar path bitwise and with
 // the pipeline applied by hand to the int64 reference accumulators.
 template <class Out, class AType, PipelinePaths Paths = PipelinePaths::every, class Pipeline>
 void check_pipeline(const Pipeline& pipe, std::int64_t m, std::int64_t n, std::int64_t k, std::uint32_t seed,
@@ -37,7 +37,7 @@ void check_pipeline(const Pipeline& pipe, std::int64_t m, std::int64_t n, std::i
                                   qsafe::detail::apply_stages_scalar<0>(
                                       pipe, static_cast<std::int32_t>(ref[static_cast<std::size_t>(i * n + j)]),
                                       qsafe::detail::ElementPos{i, j}));
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if constexpr (Paths == PipelinePaths::scalar_only && !std::is_same<Isa, qsafe::arch::scalar>::value) {
       return;
