@@ -5,7 +5,8 @@
 // RequantizeFloat, then the uint8 store saturates; oneDNN: src zero point, per-channel output scales, dst zero point
 // where this oneDNN accepts them, see the label).
 // Layers: ResNet-50's 3x3 convolutions at each resolution and its first 1x1 expansion, batch 1.
-// Names: conv/<impl>/<H>x<W>x<C>-><OC>_<KH>x<KW>; counter GOPS = 2*OH*OW*OC*(C/groups)*KH*KW / s / 1e9.
+// Names: conv/<impl>/<H>x<W>x<C>-><OC>_<KH>x<KW> (impl qsafe_nostages: no output stages, see
+// bench_qsafe); counter GOPS = 2*OH*OW*OC*(C/groups)*KH*KW / s / 1e9.
 // Run single-threaded: OMP_NUM_THREADS=1 (set here too, before oneDNN starts its OpenMP pool).
 #include <benchmark/benchmark.h>
 
@@ -71,7 +72,10 @@ struct Data {
   }
 };
 
-template <class Isa>
+// Bare = true: the same convolution with no output stages (the int32 accumulators saturated into
+// the uint8 store): what the machinery (fills, K loop, tile walk, 8-bit store) costs without the
+// requantization, for comparing against oneDNN's full figure in the same run.
+template <class Isa, bool Bare = false>
 void bench_qsafe(benchmark::State& st, Layer l) {
   if constexpr (!std::is_same<Isa, qsafe::arch::automatic>::value) {
     if (!Isa::available()) return st.SkipWithError("path not available on this CPU");
@@ -83,13 +87,20 @@ void bench_qsafe(benchmark::State& st, Layer l) {
   if (!packed.ok()) return st.SkipWithError("packing failed");
   std::vector<std::byte> ws(qsafe::conv2d_workspace_size<Isa>(d.g, packed.value()));
   std::vector<std::uint8_t> y(static_cast<std::size_t>(d.g.output_numel()));
-  const auto out = qsafe::pipeline(qsafe::AddBias{qsafe::Span<const std::int32_t>(d.bias)},
-                                   qsafe::RequantizeFloat{qsafe::Span<const float>(d.scale), kOutZeroPoint});
-  for (auto _ : st) {
-    const qsafe::Status s = qsafe::conv2d<Isa>(d.g, qsafe::Span<const std::uint8_t>(d.x), kInZeroPoint, packed.value(),
-                                               out, qsafe::Span<std::uint8_t>(y), qsafe::Span<std::byte>(ws));
-    benchmark::DoNotOptimize(s);
-    benchmark::ClobberMemory();
+  const auto run = [&](const auto& out) {
+    for (auto _ : st) {
+      const qsafe::Status s =
+          qsafe::conv2d<Isa>(d.g, qsafe::Span<const std::uint8_t>(d.x), kInZeroPoint, packed.value(), out,
+                             qsafe::Span<std::uint8_t>(y), qsafe::Span<std::byte>(ws));
+      benchmark::DoNotOptimize(s);
+      benchmark::ClobberMemory();
+    }
+  };
+  if constexpr (Bare) {
+    run(qsafe::pipeline());
+  } else {
+    run(qsafe::pipeline(qsafe::AddBias{qsafe::Span<const std::int32_t>(d.bias)},
+                        qsafe::RequantizeFloat{qsafe::Span<const float>(d.scale), kOutZeroPoint}));
   }
   st.SetLabel(std::string(qsafe::arch::to_string(packed.value().arch())) + ", workspace " +
               std::to_string(ws.size() / 1024) + " KiB");
@@ -109,6 +120,7 @@ int main(int argc, char** argv) {
   for (const Layer& l : kLayers) {
     benchmark::RegisterBenchmark(layer_name("qsafe", l).c_str(), bench_qsafe<qsafe::arch::automatic>, l);
     benchmark::RegisterBenchmark(layer_name("onednn", l).c_str(), bench_onednn, l);
+    benchmark::RegisterBenchmark(layer_name("qsafe_nostages", l).c_str(), bench_qsafe<qsafe::arch::automatic, true>, l);
 #if QSAFE_COMPILE_AVX512_VNNI
     benchmark::RegisterBenchmark(layer_name("qsafe_avx512_vnni", l).c_str(), bench_qsafe<qsafe::arch::avx512_vnni>, l);
 #endif
