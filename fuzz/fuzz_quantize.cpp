@@ -100,7 +100,7 @@ void run_per_tensor(const Q& quant, qsafe::Range range, float eps, const std::ve
   std::vector<Int> q(x.size()), q_ref(x.size());
   const qsafe::Status s = quant.quantize(qsafe::Span<const float>(x), p, qsafe::Span<Int>(q));
   const std::size_t non_finite = qsafe::detail::quantize_loop_scalar<typename Q::rounding_type>(
-      x.data(), x.size(), qsafe::inverse_scale(p.scale), p.zero_point, r, q_ref.data());
+      x.data(), x.size(), qsafe::detail::QuantScale(p.scale), p.zero_point, r, q_ref.data());
   QSAFE_FUZZ_CHECK(s == (non_finite == 0 ? qsafe::Status::ok : qsafe::Status::non_finite_input));
   for (std::size_t i = 0; i < x.size(); ++i) {
     QSAFE_FUZZ_CHECK(q[i] == q_ref[i]);
