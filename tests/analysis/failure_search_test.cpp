@@ -11,7 +11,7 @@ namespace qa = qsafe::analysis;
 
 namespace {
 // Clean samples whose dead feature (no layer reads it) holds one huge value.
-qa::Dataset spiked(std::int64_t n, std::uint64_t seed) {
+qa::Dataset spiked_dataset(std::int64_t n, std::uint64_t seed) {
   qa::Dataset d = qsafe_test::make_bars(n, seed);
   for (std::int64_t s = 0; s < n; ++s)
     d.x[static_cast<std::size_t>(s * qsafe_test::kBarsFeatures + qsafe_test::kDeadFeature)] = 1000.f;
@@ -34,7 +34,7 @@ TEST_CASE("failure search: dynamic per-tensor on inputs with one huge value is d
           "[analysis][failure_search]") {
   qsafe_test::ToyMlp m = qsafe_test::make_bars_mlp(false);
   const qa::Dataset calib = qsafe_test::make_bars(64, 1);
-  const qa::Dataset inputs = spiked(32, 2);
+  const qa::Dataset inputs = spiked_dataset(32, 2);
   const qa::FailureSearchOptions o = small_search();
   const auto dyn =
       qa::failure_search(m, qsafe_test::uniform_config("dyn", qa::ActPolicy::dynamic_per_tensor), calib, inputs, o);
@@ -175,9 +175,9 @@ TEST_CASE("failure search: a per-input bit-width rule fooled by one large value 
       qa::failure_search(m, qsafe_test::uniform_config("dyn8", qa::ActPolicy::dynamic_per_tensor), calib, inputs, o);
   REQUIRE(plain.ok());
   CHECK(plain->verdict == qa::Verdict::robust);
-  // The evaluation shows the rule's choices per group: 2 bits on every spiked input at layer 0.
+  // The evaluation shows the rule's choices per group: 2 bits on every spiked_dataset input at layer 0.
   const std::vector<qa::Group> groups = {qa::as_group(qsafe_test::make_bars(32, 2), "clean"),
-                                         qa::as_group(inputs, "spiked")};
+                                         qa::as_group(inputs, "spiked_dataset")};
   const auto ev = qa::evaluate(m, rule, calib, groups);
   REQUIRE(ev.ok());
   CHECK(ev->groups[0].layers[0].bits_chosen[8] == 32);

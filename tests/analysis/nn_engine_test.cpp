@@ -17,18 +17,18 @@ using namespace qsafe;
 using namespace qsafe::analysis;
 
 namespace {
-const std::string kDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
+const std::string kEngineDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
 
-struct Digits {
-  nn::Model model = io::load_model(kDigits + "model/model.txt");
-  io::NpyArray calib = io::read_npy(kDigits + "calib_x.npy");
+struct EngineDigits {
+  nn::Model model = io::load_model(kEngineDigits + "model/model.txt");
+  io::NpyArray calib = io::read_npy(kEngineDigits + "calib_x.npy");
   std::vector<float> cx = calib.to_float();
   std::int64_t n_calib = calib.shape()[0];
 };
 }  // namespace
 
 TEST_CASE("NnEngine: layer_info of the digits CNN", "[analysis][nn_engine]") {
-  Digits d;
+  EngineDigits d;
   NnEngine engine(d.model);
   REQUIRE(engine.num_layers() == 5);
   CHECK(engine.sample_numel() == 64);
@@ -50,19 +50,19 @@ TEST_CASE("NnEngine: layer_info of the digits CNN", "[analysis][nn_engine]") {
 
 TEST_CASE("NnEngine: static int8 through the Engine interface is PyTorch's int8 model",
           "[analysis][nn_engine][golden]") {
-  Digits d;
+  EngineDigits d;
   NnEngine engine(d.model);
   Engine& e = engine;
   REQUIRE(e.prepare(QuantConfig{}, Span<const float>(d.cx), d.n_calib) == Status::ok);
-  const std::vector<float> golden = io::read_npy(kDigits + "torch_int8/logits.npy").to_float();
+  const std::vector<float> golden = io::read_npy(kEngineDigits + "torch_int8/logits.npy").to_float();
   const std::int64_t n = static_cast<std::int64_t>(golden.size() / 10);
-  std::vector<float> x = io::read_npy(kDigits + "test_x.npy").to_float();
+  std::vector<float> x = io::read_npy(kEngineDigits + "test_x.npy").to_float();
   x.resize(static_cast<std::size_t>(n * 64));
   std::vector<float> q(golden.size()), f(golden.size());
   REQUIRE(e.run_quantized(Span<const float>(x), n, Span<float>(q)) == Status::ok);
   CHECK(q == golden);
   REQUIRE(e.run_float(Span<const float>(x), n, Span<float>(f)) == Status::ok);
-  const std::vector<float> float_logits = io::read_npy(kDigits + "test_logits.npy").to_float();
+  const std::vector<float> float_logits = io::read_npy(kEngineDigits + "test_logits.npy").to_float();
   for (std::size_t i = 0; i < f.size(); ++i) CHECK(f[i] == Approx(float_logits[i]).margin(1e-4));
 
   for (std::size_t i = 0; i < e.num_layers(); ++i) {
@@ -84,9 +84,9 @@ TEST_CASE("NnEngine: static int8 through the Engine interface is PyTorch's int8 
 }
 
 TEST_CASE("NnEngine: per-layer configurations, fallbacks and rules show in layer_stats", "[analysis][nn_engine]") {
-  Digits d;
+  EngineDigits d;
   NnEngine engine(d.model);
-  std::vector<float> x = io::read_npy(kDigits + "test_x.npy").to_float();
+  std::vector<float> x = io::read_npy(kEngineDigits + "test_x.npy").to_float();
   const std::int64_t n = 50;
   x.resize(static_cast<std::size_t>(n * 64));
   // Scale up a few samples so their activations leave the calibrated envelope.
@@ -137,7 +137,7 @@ TEST_CASE("NnEngine: per-layer configurations, fallbacks and rules show in layer
 }
 
 TEST_CASE("NnEngine: errors are Status values", "[analysis][nn_engine][errors]") {
-  Digits d;
+  EngineDigits d;
   NnEngine engine(d.model);
   std::vector<float> x(64, 0.5f), out(10);
   CHECK(engine.run_quantized(Span<const float>(x), 1, Span<float>(out)) == Status::invalid_argument);
@@ -164,7 +164,7 @@ TEST_CASE("NnEngine: errors are Status values", "[analysis][nn_engine][errors]")
 }
 
 TEST_CASE("NnEngine: run_float remembers recent inputs and gives the same outputs", "[analysis][nn_engine]") {
-  Digits d;
+  EngineDigits d;
   NnEngine engine(d.model);
   engine.set_float_cache_entries(2);
   const std::int64_t n = 3;

@@ -14,11 +14,11 @@ namespace nn = qsafe::nn;
 namespace io = qsafe::io;
 
 namespace {
-const std::string kDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
+const std::string kModelDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
 
 std::string load_error(const std::string& text) {
   try {
-    io::build_model(io::parse_manifest(text, kDigits + "model/bad.txt"));
+    io::build_model(io::parse_manifest(text, kModelDigits + "model/bad.txt"));
   } catch (const io::ManifestError& e) {
     return e.what();
   }
@@ -27,11 +27,11 @@ std::string load_error(const std::string& text) {
 }  // namespace
 
 TEST_CASE("nn: the bundled digits model's float forward matches PyTorch's logits", "[nn][model]") {
-  const nn::Model model = io::load_model(kDigits + "model/model.txt");
+  const nn::Model model = io::load_model(kModelDigits + "model/model.txt");
   REQUIRE(model.layers.size() == 12);
   CHECK(model.output_shape() == nn::ActShape{10, 1, 1, false});
-  const io::NpyArray x = io::read_npy(kDigits + "test_x.npy");
-  const io::NpyArray logits = io::read_npy(kDigits + "test_logits.npy");
+  const io::NpyArray x = io::read_npy(kModelDigits + "test_x.npy");
+  const io::NpyArray logits = io::read_npy(kModelDigits + "test_logits.npy");
   const std::vector<float> xs = x.to_float(), expected = logits.to_float();
   const std::int64_t n = x.shape()[0];
   nn::Activations acts;
@@ -63,18 +63,18 @@ TEST_CASE("nn: flatten follows PyTorch's NCHW order", "[nn][model]") {
 
 TEST_CASE("nn: a manifest that does not fit its weights names the line", "[nn][model]") {
   CHECK(load_error("input shape=3,8,8\nconv2d name=c weight=conv1.weight.npy padding=1\n") ==
-        kDigits + "model/bad.txt:2: c: weight 8x1x3x3 does not fit input 3x8x8 with groups=1 (expected [O, 3, kh, kw])");
+        kModelDigits + "model/bad.txt:2: c: weight 8x1x3x3 does not fit input 3x8x8 with groups=1 (expected [O, 3, kh, kw])");
   CHECK(load_error("input shape=1,8,8\nconv2d name=c weight=conv1.weight.npy\nflatten\nlinear name=f "
                    "weight=fc1.weight.npy\n") ==
-        kDigits + "model/bad.txt:4: f: weight 32x256 expects 256 input features, got 288");
+        kModelDigits + "model/bad.txt:4: f: weight 32x256 expects 256 input features, got 288");
   CHECK(load_error("input shape=1,8,8\nlinear name=f weight=fc1.weight.npy\n") ==
-        kDigits + "model/bad.txt:2: f: linear needs flat features, got 1x8x8 (add flatten)");
+        kModelDigits + "model/bad.txt:2: f: linear needs flat features, got 1x8x8 (add flatten)");
   CHECK(load_error("input shape=1,8,8\nconv2d name=c weight=conv1.weight.npy bias=fc2.bias.npy padding=1\n") ==
-        kDigits + "model/bad.txt:2: c: bias has 10 values, expected 8");
+        kModelDigits + "model/bad.txt:2: c: bias has 10 values, expected 8");
   CHECK(load_error("input shape=1,8,8\nconv2d name=c weight=conv1.weight.npy padding=1\nadd from=c\n"
                    "conv2d name=d weight=conv2.weight.npy\nadd from=c\n") ==
-        kDigits + "model/bad.txt:5: add4: add: shapes 16x6x6 and 8x8x8 differ");
+        kModelDigits + "model/bad.txt:5: add4: add: shapes 16x6x6 and 8x8x8 differ");
   const std::string missing = load_error("input shape=1,8,8\nconv2d name=c weight=nothere.npy\n");
-  CHECK(missing.rfind(kDigits + "model/bad.txt:2: c: ", 0) == 0);
+  CHECK(missing.rfind(kModelDigits + "model/bad.txt:2: c: ", 0) == 0);
   CHECK(missing.find("nothere.npy") != std::string::npos);
 }

@@ -13,12 +13,14 @@
 #include "qsafe/observer/all.hpp"
 #include "qsafe/quantize.hpp"
 
+#include "support/special_floats.hpp"
+
 using namespace qsafe;
 
 namespace {
 
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-const float kInf = std::numeric_limits<float>::infinity();
+using qsafe_test::kInf;
+using qsafe_test::kNaN;
 
 std::vector<float> gaussian(std::size_t n, float mean, float sigma, unsigned seed) {
   std::mt19937 gen(seed);
@@ -111,8 +113,8 @@ TEMPLATE_LIST_TEST_CASE("observer contract: NaN/Inf are counted, rejected, and l
   CHECK(fresh.range().status() == Status::empty_input);
 }
 
-TEMPLATE_LIST_TEST_CASE("observer contract: ranges stay finite and inside what was observed",
-                        "[observer][contract]", all_observers) {
+TEMPLATE_LIST_TEST_CASE("observer contract: ranges stay finite and inside what was observed", "[observer][contract]",
+                        all_observers) {
   const std::vector<std::vector<float>> cases = {
       gaussian(5000, 0.f, 1.f, 4),
       cauchy(5000, 5),

@@ -16,12 +16,14 @@
 #include "qsafe/observer/histogram.hpp"
 #include "qsafe/observer/percentile.hpp"
 
+#include "support/special_floats.hpp"
+
 using namespace qsafe;
 
 namespace {
 
-constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
-constexpr float kInf = std::numeric_limits<float>::infinity();
+using qsafe_test::kInf;
+using qsafe_test::kNaN;
 
 // Compares histogram_window_add<Bins> with the scalar reference on y (window [first, first + Bins)
 // at bin width 1 / inv).

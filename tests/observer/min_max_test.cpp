@@ -11,11 +11,13 @@
 #include "qsafe/observer/min_max.hpp"
 #include "qsafe/observer/per_channel.hpp"
 
+#include "support/special_floats.hpp"
+
 using namespace qsafe;
 
 namespace {
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-const float kInf = std::numeric_limits<float>::infinity();
+using qsafe_test::kInf;
+using qsafe_test::kNaN;
 
 void check_scan_equal(const float* x, std::size_t n) {
   const detail::BatchScan s = detail::scan_batch_scalar(x, n);

@@ -37,7 +37,7 @@ struct Run {
   std::string out, err;
 };
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -48,7 +48,7 @@ std::string slurp(const std::string& path) {
 
 Run run_tool(const std::string& args, const fs::path& dir) {
   const std::string err_file = (dir / "stderr.txt").string();
-  const std::string cmd = quote(QSAFE_REPORT_EXE) + " " + args + " 2>" + quote(err_file);
+  const std::string cmd = shell_quote(QSAFE_REPORT_EXE) + " " + args + " 2>" + shell_quote(err_file);
   FILE* p = popen(cmd.c_str(), "r");
   REQUIRE(p != nullptr);
   Run r;
@@ -111,9 +111,9 @@ TEST_CASE("qsafe-report on a digits subset: JSON schema, numbers that agree, wel
   const std::string calib = head("calib_x.npy", 50, tmp.path, "calib_x.npy");
   const std::string html_path = (tmp.path / "out" / "r.html").string();
   const std::string json_path = (tmp.path / "out" / "r.json").string();
-  const Run r = run_tool("--model " + quote(kDigits + "model/model.txt") + " --calib " + quote(calib) + " --test " +
-                             quote(test_x) + " --labels " + quote(test_y) + " --groups builtin --seed 3 --quiet" +
-                             " --out " + quote(html_path) + " --json " + quote(json_path),
+  const Run r = run_tool("--model " + shell_quote(kDigits + "model/model.txt") + " --calib " + shell_quote(calib) + " --test " +
+                             shell_quote(test_x) + " --labels " + shell_quote(test_y) + " --groups builtin --seed 3 --quiet" +
+                             " --out " + shell_quote(html_path) + " --json " + shell_quote(json_path),
                          tmp.path);
   INFO("stderr: " << r.err);
   REQUIRE(r.status == 0);
@@ -278,9 +278,9 @@ TEST_CASE("qsafe-report with --groups DIR and a subset of configurations", "[too
   qsafe::io::write_npy((gdir / "night.npy").string(), night);
   const std::string json_path = (tmp.path / "g.json").string();
   const Run r =
-      run_tool("--model " + quote(kDigits + "model/model.txt") + " --calib " + quote(calib) + " --test " +
-                   quote(test_x) + " --labels " + quote(test_y) + " --groups " + quote(gdir.string()) +
-                   " --configs static_mse,dynamic_per_row --quiet --out " + quote((tmp.path / "g.html").string()),
+      run_tool("--model " + shell_quote(kDigits + "model/model.txt") + " --calib " + shell_quote(calib) + " --test " +
+                   shell_quote(test_x) + " --labels " + shell_quote(test_y) + " --groups " + shell_quote(gdir.string()) +
+                   " --configs static_mse,dynamic_per_row --quiet --out " + shell_quote((tmp.path / "g.html").string()),
                tmp.path);
   INFO("stderr: " << r.err);
   REQUIRE(r.status == 0);
@@ -344,7 +344,7 @@ TEST_CASE("qsafe-report bad input: one line naming the file, non-zero exit, no o
       {"label out of range", model, calib, test_x, y_range, "", "label 10 at index 5", 1},
       {"labels and samples differ", model, calib, test_x, y_short, "", "19 labels for 20", 1},
       {"manifest does not fit its weights", (mdir / "model.txt").string(), calib, test_x, test_y, "", "model.txt:", 1},
-      {"group directory missing", model, calib, test_x, test_y, "--groups " + quote((tmp.path / "nogroups").string()),
+      {"group directory missing", model, calib, test_x, test_y, "--groups " + shell_quote((tmp.path / "nogroups").string()),
        "nogroups", 1},
       {"unknown configuration", model, calib, test_x, test_y, "--configs static_minmax,fancy", "fancy", 2},
       {"unknown option", model, calib, test_x, test_y, "--colour", "--colour", 2},
@@ -352,9 +352,9 @@ TEST_CASE("qsafe-report bad input: one line naming the file, non-zero exit, no o
   const fs::path out_dir = tmp.path / "out";
   for (const Case& c : cases) {
     INFO(c.what);
-    const Run r = run_tool("--model " + quote(c.model) + " --calib " + quote(c.calib) + " --test " + quote(c.test) +
-                               " --labels " + quote(c.labels) + " --quiet --out " +
-                               quote((out_dir / "r.html").string()) + " " + c.extra,
+    const Run r = run_tool("--model " + shell_quote(c.model) + " --calib " + shell_quote(c.calib) + " --test " + shell_quote(c.test) +
+                               " --labels " + shell_quote(c.labels) + " --quiet --out " +
+                               shell_quote((out_dir / "r.html").string()) + " " + c.extra,
                            tmp.path);
     INFO("stderr: " << r.err);
     CHECK(r.status == c.status);
