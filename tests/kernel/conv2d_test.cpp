@@ -320,7 +320,7 @@ TEST_CASE("conv2d: every compiled path equals the direct reference on awkward ge
   CHECK(shift[1] >= 2);
   CHECK(shift[2] >= 1);
   CHECK(chunked >= 1);
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) {
       WARN("path " << Isa::name << " not available on this CPU: skipped (see the expected-paths test)");
@@ -367,7 +367,7 @@ TEST_CASE("conv2d: extreme values at the largest depth are exact", "[kernel][con
   std::vector<std::int8_t> w(static_cast<std::size_t>(g.weight_numel()));
   for (std::size_t i = 0; i < w.size(); ++i) w[i] = i % 2 == 0 ? std::int8_t{-128} : std::int8_t{-127};
   const std::vector<std::int32_t> acc = reference(small, x, 255, w);
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     const PackedConv p = pack_conv<Isa>(g, w);
@@ -431,7 +431,7 @@ TEST_CASE("conv2d: bad input is a status and leaves y untouched", "[kernel][conv
   // weights: empty, packed for another path
   CHECK(qsafe::conv2d<Isa>(g, xs, 0, qsafe::PackedConv2dWeights{}, none, ys, wss) == Status::invalid_argument);
   CHECK(qsafe::conv2d(g, xs, 0, qsafe::PackedConv2dWeights{}, none, ys, wss) == Status::invalid_argument);
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Other = decltype(isa);
     if (std::is_same<Other, Isa>::value || !Other::available()) return;
     const PackedConv q = pack_conv<Other>(g, w);
@@ -484,7 +484,7 @@ namespace {
 }  // namespace
 
 TEST_CASE("conv2d: PyTorch quantized::conv2d (qnnpack) integer for integer on every path", "[kernel][conv2d]") {
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     for (const auto& c : conv2d_torch_fixtures::kCases) {
@@ -530,7 +530,7 @@ TEST_CASE("conv2d: a thread pool gives the same results; its workspace is asked 
   qsafe::ParallelFor par;
   par.run = thread_pool_run;
   par.pool = &threads;
-  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+  for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);
     if (!Isa::available()) return;
     INFO(Isa::name);
