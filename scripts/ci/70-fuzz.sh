@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=build/fuzz
 runs=${QSAFE_FUZZ_RUNS:-50000}
-seconds=${QSAFE_FUZZ_SECONDS:-30}
+seconds=${QSAFE_FUZZ_SECONDS:-15}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DQSAFE_BUILD_FUZZERS=ON -DQSAFE_BUILD_BENCHMARKS=OFF -DQSAFE_BUILD_EXAMPLES=OFF >/dev/null
 targets=()
