@@ -39,7 +39,7 @@ bool cpu_can_run_this_build() {
     }                                                                          \
   } while (0)
 
-std::uint32_t bits_of(float x) {
+std::uint32_t float_bits(float x) {
   std::uint32_t b;
   std::memcpy(&b, &x, sizeof b);
   return b;
@@ -48,7 +48,7 @@ std::uint32_t bits_of(float x) {
 // Index of the first element whose bits differ, or n (one assertion per comparison, not per element).
 std::size_t first_bit_difference(const float* a, const float* b, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
-    if (bits_of(a[i]) != bits_of(b[i])) return i;
+    if (float_bits(a[i]) != float_bits(b[i])) return i;
   return n;
 }
 float from_bits(std::uint32_t b) {
