@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 build=build/fuzz
 runs=${QSAFE_FUZZ_RUNS:-50000}
 seconds=${QSAFE_FUZZ_SECONDS:-15}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DCMAKE_CXX_COMPILER=clang++ \
   -DQSAFE_BUILD_FUZZERS=ON -DQSAFE_BUILD_BENCHMARKS=OFF -DQSAFE_BUILD_EXAMPLES=OFF >/dev/null
 targets=()
 for src in fuzz/fuzz_*.cpp; do
