@@ -5,7 +5,8 @@
 # compiled in and dispatched: a skipped path is a failure, not a pass).
 #   1. -march=armv8.2-a+dotprod, GCC, on qemu's default CPU (max): neon_dotprod, neon and scalar.
 #   2. -march=armv8-a, GCC, under -cpu cortex-a53 (ARMv8.0, no SDOT): neon and scalar; any stray
-#      dot-product instruction is an illegal instruction there.
+#      dot-product instruction is an illegal instruction there. Kernel tests only
+#      (QSAFE_CROSS_KERNEL_ONLY): the other loops are the same code as in build 1.
 #   3. Negative control: build 1 under -cpu cortex-a53 must die of SIGILL, proving check 2 can bite.
 #   4. -march=armv8.2-a+dotprod with Clang 14 (warning-free under both compilers), run on qemu: the
 #      kernel test files that instantiate the NEON GEMM kernels, epilogues and depthwise kernels
@@ -64,7 +65,7 @@ configure_and_build neon-dotprod-clang armv8.2-a+dotprod neon_dotprod -DQSAFE_CR
 start_run clang "neon_dotprod build (Clang, kernel subset), qemu default CPU" run_clang
 configure_and_build neon-dotprod armv8.2-a+dotprod neon_dotprod
 start_run dotprod "neon_dotprod build, qemu default CPU; then the SIGILL control on cortex-a53" run_dotprod
-configure_and_build neon-plain armv8-a neon
+configure_and_build neon-plain armv8-a neon -DQSAFE_CROSS_KERNEL_ONLY=ON
 start_run plain "plain NEON build, qemu -cpu cortex-a53" run_plain
 
 failed=0
