@@ -12,13 +12,14 @@
 # (QSAFE_LAYERS_SCALAR_ONLY, see CMakeLists.txt): tests/kernel runs every path under the
 # sanitizers, and instrumenting every path again in each layer test cost ~8x the compile. The
 # kernel tests leave out the SIMD paths of pipeline cases that only vary numerics
-# (QSAFE_TEST_SANITIZED, tests/kernel/pipeline_check.hpp).
+# (QSAFE_TEST_SANITIZED, tests/kernel/pipeline_check.hpp). The fuzz corpus and regression replays
+# run under ASan + UBSan in stage 70 (libFuzzer's first pass), not here.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=build/sanitize
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only" -DQSAFE_SANITIZE=ON -DQSAFE_LAYERS_SCALAR_ONLY=ON \
-  -DQSAFE_BUILD_BENCHMARKS=OFF >/dev/null
+  -DQSAFE_BUILD_BENCHMARKS=OFF -DQSAFE_BUILD_FUZZ_REPLAYS=OFF >/dev/null
 cmake --build "$build" -j"${QSAFE_JOBS:-2}"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

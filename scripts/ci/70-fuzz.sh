@@ -25,6 +25,8 @@ fuzz_one() {  # target; output in $build/$t.log, exit status in $build/$t.rc
   local t=$1 work=$build/work/$1 artifacts=$build/artifacts/$1 rc=0
   rm -rf "$work"; mkdir -p "$work" "$artifacts"
   cp fuzz/corpus/"$t"/* "$work"/
+  # Recorded crashes join the corpus: libFuzzer's first pass replays all of it (stage 30 does not).
+  if [ -d fuzz/regressions/"$t" ]; then cp fuzz/regressions/"$t"/* "$work"/; fi
   "$build/fuzz/qsafe_fuzz_$t" -runs="$runs" -max_total_time="$seconds" -max_len=4096 \
     -seed="${QSAFE_FUZZ_SEED:-1}" -artifact_prefix="$artifacts/" -print_final_stats=1 "$work" \
     >"$build/$t.log" 2>&1 || rc=$?
