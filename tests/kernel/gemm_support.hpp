@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
-#include <type_traits>
 #include <vector>
 
 #include "qsafe/kernel/gemm.hpp"
@@ -26,27 +25,13 @@ void for_each_arch(qsafe::arch::list<I...>, F&& f) {
 }
 
 namespace detail {
-template <class Keep, class List>
-struct filter_paths;
-template <class Keep, class... I>
-struct filter_paths<Keep, qsafe::arch::list<I...>> {
-  template <class Isa>
-  using one = std::conditional_t<Keep::template apply<Isa>::value, qsafe::arch::list<Isa>, qsafe::arch::list<>>;
-  template <class... L>
-  struct concat;
-  template <class... A>
-  struct concat<qsafe::arch::list<A...>> {
-    using type = qsafe::arch::list<A...>;
-  };
-  template <class... A, class... B, class... Rest>
-  struct concat<qsafe::arch::list<A...>, qsafe::arch::list<B...>, Rest...> {
-    using type = typename concat<qsafe::arch::list<A..., B...>, Rest...>::type;
-  };
-  using type = typename concat<qsafe::arch::list<>, one<I>...>::type;
-};
-struct not_avx_vnni {
-  template <class Isa>
-  using apply = std::integral_constant<bool, Isa::id != qsafe::arch::Id::avx_vnni>;
+// The list without AVX-VNNI, built with the registry's own filter (arch::detail::concat / maybe).
+template <class List>
+struct without_avx_vnni;
+template <class... I>
+struct without_avx_vnni<qsafe::arch::list<I...>> {
+  using type =
+      typename qsafe::arch::detail::concat<qsafe::arch::detail::maybe<I::id != qsafe::arch::Id::avx_vnni, I>...>::type;
 };
 }  // namespace detail
 
@@ -58,7 +43,7 @@ struct not_avx_vnni {
 // iterates arch::compiled). The unsanitized builds run every path everywhere. Each pipeline type
 // instantiated on one more SIMD path cost 5-10 s of compile under ASan + UBSan.
 #if defined(QSAFE_TEST_SANITIZED)
-using kernel_paths = typename detail::filter_paths<detail::not_avx_vnni, qsafe::arch::compiled>::type;
+using kernel_paths = typename detail::without_avx_vnni<qsafe::arch::compiled>::type;
 #else
 using kernel_paths = qsafe::arch::compiled;
 #endif
