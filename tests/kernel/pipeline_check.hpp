@@ -20,8 +20,8 @@ namespace qsafe_test {
 // Which paths a check compiles and runs: every compiled one, or the scalar one alone.
 enum class PipelinePaths { every, scalar_only };
 
-// Applies `pipe` through the GEMM on every path (kernel_paths); compares with the scalar path bitwise and with
-// the pipeline applied by hand to the int64 reference accumulators.
+// Applies `pipe` through the GEMM on every path of kernel_paths; compares with the scalar path
+// bitwise and with the pipeline applied by hand to the int64 reference accumulators.
 template <class Out, class AType, PipelinePaths Paths = PipelinePaths::every, class Pipeline>
 void check_pipeline(const Pipeline& pipe, std::int64_t m, std::int64_t n, std::int64_t k, std::uint32_t seed,
                     const std::vector<std::int32_t>& zp) {
@@ -64,7 +64,7 @@ void check_pipeline(const Pipeline& pipe, std::int64_t m, std::int64_t n, std::i
 // scalar path alone — whose float -> int conversions and integer arithmetic are what UBSan
 // checks — and does not instantiate the SIMD paths again: their memory accesses for these stages
 // and stores are covered by the check_pipeline cases, their numerics by the unsanitized builds.
-// Instantiating each pipeline type on four paths under ASan cost ~4 s of compile apiece.
+// Each pipeline type costs 5-10 s of compile per SIMD path under ASan + UBSan.
 template <class Out, class AType, class Pipeline>
 void check_pipeline_numerics(const Pipeline& pipe, std::int64_t m, std::int64_t n, std::int64_t k, std::uint32_t seed,
                              const std::vector<std::int32_t>& zp) {
