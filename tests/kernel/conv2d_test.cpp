@@ -191,6 +191,60 @@ std::vector<Case> cases() {
     g.stride_h = g.stride_w = 3;
     v.push_back({"row buffer: 3x3 stride 3 (no rows shared)", pad(g, 1, 1, 1, 1)});
   }
+  // The fills' channel tails (1 and 3 above; 63, 65 here: one masked piece, a full piece and a
+  // masked one) with each row-buffer shift, and padding wider or taller than the image.
+  {
+    Conv2dGeometry g = geom(2, 4, 17, 63, 5, 3, 3);
+    v.push_back({"row buffer: 3x3 stride 1, 63 channels, batch 2 (shift 1)", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(2, 7, 33, 65, 6, 3, 3);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"row buffer: 3x3 stride 2, 65 channels, batch 2 (shift 2)", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    // stride_h 4 = 2 * dilation_h 2: shift 2 slots of 5.
+    Conv2dGeometry g = geom(1, 13, 18, 3, 4, 5, 3);
+    g.stride_h = 4;
+    g.dilation_h = 2;
+    v.push_back({"row buffer: 5x3 stride_h 4 dilation_h 2, 3 channels (shift 2)", pad(g, 3, 1, 2, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 2, 3, 1, 4, 3, 3);
+    v.push_back({"row buffer: padding wider and taller than the image, 1 channel", pad(g, 4, 10, 4, 10)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 2, 3, 65, 3, 3, 3);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"row buffer: padding wider and taller than the image, 65 channels, stride 2", pad(g, 5, 30, 5, 4)});
+  }
+  {
+    // stride_w 4 from 60 columns of left padding: the windows end before x's last two columns.
+    Conv2dGeometry g = geom(1, 3, 9, 65, 4, 3, 3);
+    g.stride_w = 4;
+    v.push_back({"row buffer: stride_w 4, left padding wider than the image", pad(g, 1, 60, 1, 0)});
+  }
+  {
+    // The windows end before x's first column: every column of the buffer is padding.
+    Conv2dGeometry g = geom(1, 4, 1, 63, 3, 3, 1);
+    g.stride_w = 3;
+    v.push_back({"row buffer: 3x1 stride_w 3, no window reaches x", pad(g, 1, 50, 1, 0)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 5, 6, 130, 4, 3, 3);
+    g.groups = 2;
+    v.push_back({"im2col: groups 2 of 65 channels", pad(g, 1, 1, 1, 1)});
+  }
+  {
+    Conv2dGeometry g = geom(2, 2, 3, 63, 5, 3, 3);
+    g.dilation_h = g.dilation_w = 2;
+    v.push_back({"im2col: 63 channels, dilation 2, padding larger than the image, batch 2", pad(g, 3, 3, 3, 3)});
+  }
+  {
+    Conv2dGeometry g = geom(2, 9, 7, 70, 5, 3, 3);
+    g.stride_h = g.stride_w = 2;
+    v.push_back({"im2col: 70 channels, stride 2, batch 2", pad(g, 1, 1, 1, 1)});
+  }
   {
     // 2 * 24 * 24 = 1152 pixels x 576 bytes: several im2col chunks (groups 2: not the row buffer).
     Conv2dGeometry g = geom(2, 24, 24, 64, 18, 3, 3);

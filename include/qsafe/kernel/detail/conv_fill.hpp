@@ -1,15 +1,18 @@
 // qsafe/kernel/detail/conv_fill.hpp: the copies conv2d makes to build its GEMM's A (the row
 // buffer and im2col rows, see conv2d.hpp), at the ISA of the path that runs the convolution.
 //
-// Two versions of each fill, chosen by overload on the path's tag (conv2d's run_conv2d<Isa>
-// passes Isa{}; a tag converts to its nearest ancestor's overload):
-//   arch::scalar       portable: fixed-size memcpy pieces the compiler inlines (16 bytes on a
-//                      baseline x86-64 build), memset for the padding;
-//   arch::avx512_vnni  64-byte ZMM loads and stores, masked for a tail of channels (a masked
-//                      load or store never touches the bytes outside its mask), the zero point
-//                      broadcast once into a register for the padding. It carries the VNNI path's
-//                      target attribute, so a baseline-compiled binary runs it only on that path.
-// Both write the same bytes: the fills are plain copies of x and x_zp.
+// Each fill's loop nest is written once, as a walk over the runs of channels it writes (copy a
+// run from x, or pad it with the zero point), generic over a copier that does those runs:
+//   ConvFillPortable  fixed-size memcpy pieces the compiler inlines (16 bytes on a baseline x86-64
+//                     build), memset for the padding;
+//   ConvFillAvx512    64-byte ZMM loads and stores, masked for a tail of channels (a masked load
+//                     or store never touches the bytes outside its mask), the zero point broadcast
+//                     once into a register for the padding. It carries the VNNI path's target
+//                     attribute, so a baseline-compiled binary runs it only on that path.
+// fill_row_buffer / im2col_rows are overloads on the path's tag (conv2d's run_conv2d<Isa> passes
+// Isa{}; a tag converts to its nearest ancestor's overload): arch::scalar runs the walks with the
+// portable copier, arch::avx512_vnni with the AVX-512 one. Both write the same bytes: the fills
+// are plain copies of x and x_zp.
 #ifndef QSAFE_KERNEL_DETAIL_CONV_FILL_HPP_
 #define QSAFE_KERNEL_DETAIL_CONV_FILL_HPP_
 
@@ -25,6 +28,11 @@
 
 #include "qsafe/kernel/arch/avx512_vnni/arch.hpp"
 #define QSAFE_CONV_FILL_AVX512 1
+#if defined(__GNUC__) || defined(__clang__)
+#define QSAFE_CONV_FILL_FLATTEN __attribute__((flatten))
+#else
+#define QSAFE_CONV_FILL_FLATTEN
+#endif
 #else
 #define QSAFE_CONV_FILL_AVX512 0
 #endif
@@ -37,13 +45,63 @@ constexpr std::int64_t conv2d_row_buffer_columns(const Conv2dGeometry& g) noexce
   return (g.out_w() - 1) * g.stride_w + g.kernel_w;
 }
 
-// dst[0:c] = src[0:c] in 16-byte pieces (each a fixed-size copy the compiler inlines).
-template <class AType>
-QSAFE_ALWAYS_INLINE void copy_channels(AType* dst, const AType* src, std::int64_t c) noexcept {
-  std::int64_t i = 0;
-  for (; i + 16 <= c; i += 16) std::memcpy(dst + i, src + i, 16);
-  if (i < c) std::memcpy(dst + i, src + i, static_cast<std::size_t>(c - i));
-}
+// How the fills below copy: each walks its loop nest once (conv_fill_row_buffer_walk,
+// conv_fill_im2col_walk) and hands every run of channels to a copier, the one thing that differs
+// between ISAs. A copier C has
+//   C::Run C::run(n)             a run of n bytes, with whatever C wants computed once per length;
+//   copy(dst, src, run)          dst[0:n] = src[0:n] (not overlapping);
+//   copy(dst, src, ConvFillRun64{})  the same for exactly 64 bytes (the common channel count);
+//   move_down(dst, src, run)     dst[0:n] = src[0:n] where src > dst and the two may overlap;
+//   pad(dst, run)                dst[0:n] = the zero point.
+// The walks are always-inline templates without a target attribute: the portable copier inlines
+// into them; the AVX-512 copier's functions carry the VNNI path's target attribute, so they cannot
+// be always-inline into a walk (GCC and Clang refuse: target mismatch) and are plain inline, and
+// the AVX-512 fills, which carry the attribute, are flattened: the walk and every copier call in it
+// are inlined into them.
+
+// A run of exactly 64 bytes.
+struct ConvFillRun64 {};
+
+// The portable copier: fixed-size memcpy pieces the compiler inlines (64 and 16 bytes; on a
+// baseline x86-64 build, 16-byte SSE loads and stores), memset for the padding.
+struct ConvFillPortable {
+  struct Run {
+    std::int64_t n;
+  };
+  unsigned char zp;
+
+  template <class AType>
+  explicit ConvFillPortable(AType x_zp) noexcept : zp(0) {
+    static_assert(sizeof(AType) == 1, "the fills copy bytes");
+    std::memcpy(&zp, &x_zp, 1);
+  }
+  QSAFE_ALWAYS_INLINE static Run run(std::int64_t n) noexcept { return {n}; }
+  QSAFE_ALWAYS_INLINE static void copy(void* dst, const void* src, Run r) noexcept {
+    unsigned char* d = static_cast<unsigned char*>(dst);
+    const unsigned char* s = static_cast<const unsigned char*>(src);
+    std::int64_t i = 0;
+    for (; i + 64 <= r.n; i += 64) std::memcpy(d + i, s + i, 64);
+    for (; i + 16 <= r.n; i += 16) std::memcpy(d + i, s + i, 16);
+    if (i < r.n) std::memcpy(d + i, s + i, static_cast<std::size_t>(r.n - i));
+  }
+  QSAFE_ALWAYS_INLINE static void copy(void* dst, const void* src, ConvFillRun64) noexcept {
+    std::memcpy(dst, src, 64);
+  }
+  // Ascending pieces, each read whole before it is written: a piece's store ends before the next
+  // piece's source starts (src > dst), so the overlap is safe.
+  QSAFE_ALWAYS_INLINE static void move_down(void* dst, const void* src, Run r) noexcept {
+    unsigned char* d = static_cast<unsigned char*>(dst);
+    const unsigned char* s = static_cast<const unsigned char*>(src);
+    std::int64_t i = 0;
+    for (; i + 16 <= r.n; i += 16) {  // one register each (a 64-byte piece would go through the stack)
+      unsigned char t[16];
+      std::memcpy(t, s + i, 16);
+      std::memcpy(d + i, t, 16);
+    }
+    if (i < r.n) std::memmove(d + i, s + i, static_cast<std::size_t>(r.n - i));
+  }
+  QSAFE_ALWAYS_INLINE void pad(void* dst, Run r) const noexcept { std::memset(dst, zp, static_cast<std::size_t>(r.n)); }
+};
 
 // The row buffer of output row (n, oh): for each input column wp of the window's span and each
 // kernel row kh, the in_channels values of that pixel (x_zp off the input):
@@ -51,170 +109,77 @@ QSAFE_ALWAYS_INLINE void copy_channels(AType* dst, const AType* src, std::int64_
 // Output pixel ow's GEMM row is then buf + ow * stride_w * kernel_h * C: kernel_w * kernel_h * C
 // consecutive values in (kw, kh, c) order, the packed weights' K order. Consecutive rows overlap
 // (row stride < K), which the micro-kernels allow: they only read A.
-template <class AType>
-void fill_row_buffer(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t n, std::int64_t oh,
-                     AType* buf, std::int64_t shift = 0) noexcept {
+// shift > 0 (conv2d_row_buffer_shift): buf holds row oh - 1's buffer, whose slots [shift, kh)
+// are this row's [0, kh - shift); only the last shift slots are read from x.
+template <class Copier, class AType>
+QSAFE_ALWAYS_INLINE void conv_fill_row_buffer_walk(const Copier& cp, const Conv2dGeometry& g, const AType* x,
+                                                   std::int64_t n, std::int64_t oh, AType* buf,
+                                                   std::int64_t shift) noexcept {
   const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels, kh_n = g.kernel_h;
   const std::int64_t pitch = kh_n * c;  // buffer elements per input column
-  unsigned char zp_byte;
-  std::memcpy(&zp_byte, &x_zp, 1);
+  const typename Copier::Run run_c = cp.run(c);
   // Columns [0, lo) and [hi, cols) are padding; [lo, hi) lie inside the input.
   const std::int64_t lo = g.pad_left < cols ? g.pad_left : cols;
   const std::int64_t hi_in = g.pad_left + g.in_w;
   const std::int64_t hi = hi_in < cols ? hi_in : cols;
   if (shift > 0) {
-    for (std::int64_t wp = 0; wp < cols; ++wp)
-      for (std::int64_t kh = 0; kh + shift < kh_n; ++kh)
-        copy_channels(buf + wp * pitch + kh * c, buf + wp * pitch + (kh + shift) * c, c);
-  }
-  for (std::int64_t kh = shift > 0 ? kh_n - shift : 0; kh < kh_n; ++kh) {
-    const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-    AType* dst = buf + kh * c;
-    if (ih < 0 || ih >= g.in_h) {
-      for (std::int64_t wp = 0; wp < cols; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
-      continue;
-    }
-    for (std::int64_t wp = 0; wp < lo; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
-    const AType* src = x + ((n * g.in_h + ih) * g.in_w + (lo - g.pad_left)) * c;
-    AType* d = dst + lo * pitch;
-    if (c % 64 == 0) {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch)
-        for (std::int64_t i = 0; i < c; i += 64) std::memcpy(d + i, src + i, 64);
-    } else {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) copy_channels(d, src, c);
-    }
-    for (std::int64_t wp = hi; wp < cols; ++wp) std::memset(dst + wp * pitch, zp_byte, static_cast<std::size_t>(c));
-  }
-}
-
-// Fills rows [row_begin, row_begin + rows) of the im2col matrix: row r is output pixel r (NHWC
-// order), laid out group by group, each group K = depth() values in (kw, kh, ic) order:
-//   col[r][g * depth + (kw * kernel_h + kh) * icg + ic] = x[n][ih][iw][g * icg + ic]  (x_zp off the input)
-template <class AType>
-void im2col_rows(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t row_begin,
-                 std::int64_t rows, AType* col) noexcept {
-  const std::int64_t oh_n = g.out_h(), ow_n = g.out_w(), icg = g.in_channels_per_group(), depth = g.depth();
-  const std::int64_t ld = depth * g.groups;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const std::int64_t pix = row_begin + r;
-    const std::int64_t ow = pix % ow_n, oh = (pix / ow_n) % oh_n, n = pix / (ow_n * oh_n);
-    AType* dst = col + r * ld;
-    for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-      const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-      const bool w_in = iw >= 0 && iw < g.in_w;
-      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-        const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-        const std::int64_t tap = kw * g.kernel_h + kh;
-        if (w_in && ih >= 0 && ih < g.in_h) {
-          const AType* src = x + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels;
-          for (std::int64_t grp = 0; grp < g.groups; ++grp)
-            copy_channels(dst + grp * depth + tap * icg, src + grp * icg, icg);
-        } else {
-          for (std::int64_t grp = 0; grp < g.groups; ++grp)
-            for (std::int64_t ic = 0; ic < icg; ++ic) dst[grp * depth + tap * icg + ic] = x_zp;
-        }
-      }
-    }
-  }
-}
-
-#if QSAFE_CONV_FILL_AVX512
-
-// GCC 12 PR105593: see config.hpp.
-QSAFE_AVX512_CODE_BEGIN
-
-// The lanes of the last c % 64 bytes of a run of c (all 64 if c is a multiple of 64).
-inline __mmask64 conv_fill_tail_mask(std::int64_t c) noexcept {
-  const unsigned r = static_cast<unsigned>(c % 64);
-  return r == 0 ? ~__mmask64{0} : (~__mmask64{0}) >> (64 - r);
-}
-
-// dst[0:c] = src[0:c]: full ZMM pieces, then one masked piece for the tail.
-QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI void conv_copy_run_avx512(void* dst, const void* src, std::int64_t c,
-                                                                       __mmask64 tail) noexcept {
-  char* d = static_cast<char*>(dst);
-  const char* s = static_cast<const char*>(src);
-  std::int64_t i = 0;
-  for (; i + 64 <= c; i += 64) _mm512_storeu_si512(d + i, _mm512_loadu_si512(s + i));
-  if (i < c) _mm512_mask_storeu_epi8(d + i, tail, _mm512_maskz_loadu_epi8(tail, s + i));
-}
-
-// dst[0:c] = the byte in every lane of v.
-QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI void conv_set_run_avx512(void* dst, __m512i v, std::int64_t c,
-                                                                      __mmask64 tail) noexcept {
-  char* d = static_cast<char*>(dst);
-  std::int64_t i = 0;
-  for (; i + 64 <= c; i += 64) _mm512_storeu_si512(d + i, v);
-  if (i < c) _mm512_mask_storeu_epi8(d + i, tail, v);
-}
-
-// As fill_row_buffer(arch::scalar, ...), with ZMM copies.
-template <class AType>
-QSAFE_TARGET_AVX512_VNNI void fill_row_buffer(arch::avx512_vnni, const Conv2dGeometry& g, const AType* x, AType x_zp,
-                                              std::int64_t n, std::int64_t oh, AType* buf,
-                                              std::int64_t shift = 0) noexcept {
-  const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels, kh_n = g.kernel_h;
-  const std::int64_t pitch = kh_n * c;
-  char zp_byte;
-  std::memcpy(&zp_byte, &x_zp, 1);
-  const __m512i zp = _mm512_set1_epi8(zp_byte);
-  const __mmask64 tail = conv_fill_tail_mask(c);
-  const std::int64_t lo = g.pad_left < cols ? g.pad_left : cols;
-  const std::int64_t hi_in = g.pad_left + g.in_w;
-  const std::int64_t hi = hi_in < cols ? hi_in : cols;
-  if (shift > 0) {
-    // Slots [shift, kh_n) of each column move down to [0, kh_n - shift) as one run: ascending
-    // pieces, each loaded before it is stored, so the forward overlap is safe.
-    const std::int64_t run = (kh_n - shift) * c;
-    const __mmask64 run_tail = conv_fill_tail_mask(run);
+    // Slots [shift, kh_n) of each column move down to [0, kh_n - shift) as one run.
+    const std::int64_t kept = (kh_n - shift) * c;
+    const typename Copier::Run run_kept = cp.run(kept);
     if (shift == 1) {
-      // One new slot: move and fill column by column, in one pass over the buffer.
+      // One new slot: move and fill column by column, in one pass over the buffer; the new slot
+      // is x's row ih over columns [in_lo, in_hi), padding elsewhere.
       const std::int64_t ih = oh * g.stride_h - g.pad_top + (kh_n - 1) * g.dilation_h;
       const bool row_in = ih >= 0 && ih < g.in_h;
+      const std::int64_t in_lo = row_in ? lo : cols, in_hi = row_in ? hi : cols;
       const AType* src = x + (n * g.in_h + (row_in ? ih : 0)) * g.in_w * c;  // column wp: src + (wp - pad_left) * c
       AType* d = buf;
-      for (std::int64_t wp = 0; wp < cols; ++wp, d += pitch) {
-        conv_copy_run_avx512(d, d + c, run, run_tail);
-        if (row_in && wp >= lo && wp < hi) {
-          conv_copy_run_avx512(d + run, src + (wp - g.pad_left) * c, c, tail);
-        } else {
-          conv_set_run_avx512(d + run, zp, c, tail);
-        }
+      std::int64_t wp = 0;
+      for (; wp < in_lo; ++wp, d += pitch) {
+        cp.move_down(d, d + c, run_kept);
+        cp.pad(d + kept, run_c);
+      }
+      for (; wp < in_hi; ++wp, d += pitch) {
+        cp.move_down(d, d + c, run_kept);
+        cp.copy(d + kept, src + (wp - g.pad_left) * c, run_c);
+      }
+      for (; wp < cols; ++wp, d += pitch) {
+        cp.move_down(d, d + c, run_kept);
+        cp.pad(d + kept, run_c);
       }
       return;
     }
-    for (std::int64_t wp = 0; wp < cols; ++wp)
-      conv_copy_run_avx512(buf + wp * pitch, buf + wp * pitch + shift * c, run, run_tail);
+    for (std::int64_t wp = 0; wp < cols; ++wp) cp.move_down(buf + wp * pitch, buf + wp * pitch + shift * c, run_kept);
   }
   for (std::int64_t kh = shift > 0 ? kh_n - shift : 0; kh < kh_n; ++kh) {
     const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
     AType* dst = buf + kh * c;
     if (ih < 0 || ih >= g.in_h) {
-      for (std::int64_t wp = 0; wp < cols; ++wp) conv_set_run_avx512(dst + wp * pitch, zp, c, tail);
+      for (std::int64_t wp = 0; wp < cols; ++wp) cp.pad(dst + wp * pitch, run_c);
       continue;
     }
-    for (std::int64_t wp = 0; wp < lo; ++wp) conv_set_run_avx512(dst + wp * pitch, zp, c, tail);
-    const AType* src = x + ((n * g.in_h + ih) * g.in_w + (lo - g.pad_left)) * c;
+    for (std::int64_t wp = 0; wp < lo; ++wp) cp.pad(dst + wp * pitch, run_c);
+    // Column lo of x's row ih (x's first column when [lo, hi) is not empty).
+    const AType* src = x + ((n * g.in_h + ih) * g.in_w + (hi > lo ? lo - g.pad_left : 0)) * c;
     AType* d = dst + lo * pitch;
     if (c == 64) {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) _mm512_storeu_si512(d, _mm512_loadu_si512(src));
+      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) cp.copy(d, src, ConvFillRun64{});
     } else {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) conv_copy_run_avx512(d, src, c, tail);
+      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) cp.copy(d, src, run_c);
     }
-    for (std::int64_t wp = hi; wp < cols; ++wp) conv_set_run_avx512(dst + wp * pitch, zp, c, tail);
+    for (std::int64_t wp = hi; wp < cols; ++wp) cp.pad(dst + wp * pitch, run_c);
   }
 }
 
-// As im2col_rows(arch::scalar, ...), with ZMM copies.
-template <class AType>
-QSAFE_TARGET_AVX512_VNNI void im2col_rows(arch::avx512_vnni, const Conv2dGeometry& g, const AType* x, AType x_zp,
-                                          std::int64_t row_begin, std::int64_t rows, AType* col) noexcept {
+// Rows [row_begin, row_begin + rows) of the im2col matrix: row r is output pixel r (NHWC order),
+// laid out group by group, each group K = depth() values in (kw, kh, ic) order:
+//   col[r][g * depth + (kw * kernel_h + kh) * icg + ic] = x[n][ih][iw][g * icg + ic]  (x_zp off the input)
+template <class Copier, class AType>
+QSAFE_ALWAYS_INLINE void conv_fill_im2col_walk(const Copier& cp, const Conv2dGeometry& g, const AType* x,
+                                               std::int64_t row_begin, std::int64_t rows, AType* col) noexcept {
   const std::int64_t oh_n = g.out_h(), ow_n = g.out_w(), icg = g.in_channels_per_group(), depth = g.depth();
   const std::int64_t ld = depth * g.groups;
-  char zp_byte;
-  std::memcpy(&zp_byte, &x_zp, 1);
-  const __m512i zp = _mm512_set1_epi8(zp_byte);
-  const __mmask64 tail = conv_fill_tail_mask(icg);
+  const typename Copier::Run run_icg = cp.run(icg);
   std::int64_t ow = row_begin % ow_n, oh = (row_begin / ow_n) % oh_n, n = row_begin / (ow_n * oh_n);
   for (std::int64_t r = 0; r < rows; ++r) {
     AType* dst = col + r * ld;
@@ -226,10 +191,9 @@ QSAFE_TARGET_AVX512_VNNI void im2col_rows(arch::avx512_vnni, const Conv2dGeometr
         AType* d = dst + (kw * g.kernel_h + kh) * icg;
         if (w_in && ih >= 0 && ih < g.in_h) {
           const AType* src = x + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels;
-          for (std::int64_t grp = 0; grp < g.groups; ++grp)
-            conv_copy_run_avx512(d + grp * depth, src + grp * icg, icg, tail);
+          for (std::int64_t grp = 0; grp < g.groups; ++grp) cp.copy(d + grp * depth, src + grp * icg, run_icg);
         } else {
-          for (std::int64_t grp = 0; grp < g.groups; ++grp) conv_set_run_avx512(d + grp * depth, zp, icg, tail);
+          for (std::int64_t grp = 0; grp < g.groups; ++grp) cp.pad(d + grp * depth, run_icg);
         }
       }
     }
@@ -241,6 +205,82 @@ QSAFE_TARGET_AVX512_VNNI void im2col_rows(arch::avx512_vnni, const Conv2dGeometr
       }
     }
   }
+}
+
+// The fills conv2d calls: the walks with the path's copier (see the top of this file).
+template <class AType>
+void fill_row_buffer(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t n, std::int64_t oh,
+                     AType* buf, std::int64_t shift = 0) noexcept {
+  conv_fill_row_buffer_walk(ConvFillPortable(x_zp), g, x, n, oh, buf, shift);
+}
+
+template <class AType>
+void im2col_rows(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t row_begin,
+                 std::int64_t rows, AType* col) noexcept {
+  conv_fill_im2col_walk(ConvFillPortable(x_zp), g, x, row_begin, rows, col);
+}
+
+#if QSAFE_CONV_FILL_AVX512
+
+// GCC 12 PR105593: see config.hpp.
+QSAFE_AVX512_CODE_BEGIN
+
+// The AVX-512 copier: 64-byte ZMM loads and stores, then one masked piece for a run's tail (a
+// masked load or store never touches the bytes outside its mask; the mask is computed once per
+// run length), the zero point broadcast once into a register for the padding.
+struct ConvFillAvx512 {
+  struct Run {
+    std::int64_t n;
+    __mmask64 tail;  // the lanes of the last n % 64 bytes (all 64 if n is a multiple of 64)
+  };
+  __m512i zp;
+
+  template <class AType>
+  QSAFE_TARGET_AVX512_VNNI explicit ConvFillAvx512(AType x_zp) noexcept {
+    static_assert(sizeof(AType) == 1, "the fills copy bytes");
+    char b;
+    std::memcpy(&b, &x_zp, 1);
+    zp = _mm512_set1_epi8(b);
+  }
+  QSAFE_TARGET_AVX512_VNNI static Run run(std::int64_t n) noexcept {
+    const unsigned r = static_cast<unsigned>(n % 64);
+    return {n, r == 0 ? ~__mmask64{0} : (~__mmask64{0}) >> (64 - r)};
+  }
+  QSAFE_TARGET_AVX512_VNNI static void copy(void* dst, const void* src, Run r) noexcept {
+    char* d = static_cast<char*>(dst);
+    const char* s = static_cast<const char*>(src);
+    std::int64_t i = 0;
+    for (; i + 64 <= r.n; i += 64) _mm512_storeu_si512(d + i, _mm512_loadu_si512(s + i));
+    if (i < r.n) _mm512_mask_storeu_epi8(d + i, r.tail, _mm512_maskz_loadu_epi8(r.tail, s + i));
+  }
+  QSAFE_TARGET_AVX512_VNNI static void copy(void* dst, const void* src, ConvFillRun64) noexcept {
+    _mm512_storeu_si512(dst, _mm512_loadu_si512(src));
+  }
+  // Ascending pieces, each loaded before it is stored: copy's order is already overlap-safe.
+  QSAFE_TARGET_AVX512_VNNI static void move_down(void* dst, const void* src, Run r) noexcept { copy(dst, src, r); }
+  QSAFE_TARGET_AVX512_VNNI void pad(void* dst, Run r) const noexcept {
+    char* d = static_cast<char*>(dst);
+    std::int64_t i = 0;
+    for (; i + 64 <= r.n; i += 64) _mm512_storeu_si512(d + i, zp);
+    if (i < r.n) _mm512_mask_storeu_epi8(d + i, r.tail, zp);
+  }
+};
+
+// flatten: the walk (always-inline) and every copier call it makes are inlined here, where the
+// target attribute lets them inline.
+template <class AType>
+QSAFE_TARGET_AVX512_VNNI QSAFE_CONV_FILL_FLATTEN void fill_row_buffer(arch::avx512_vnni, const Conv2dGeometry& g,
+                                                                      const AType* x, AType x_zp, std::int64_t n,
+                                                                      std::int64_t oh, AType* buf,
+                                                                      std::int64_t shift = 0) noexcept {
+  conv_fill_row_buffer_walk(ConvFillAvx512(x_zp), g, x, n, oh, buf, shift);
+}
+
+template <class AType>
+QSAFE_TARGET_AVX512_VNNI QSAFE_CONV_FILL_FLATTEN void im2col_rows(arch::avx512_vnni, const Conv2dGeometry& g,
+                                                                  const AType* x, AType x_zp, std::int64_t row_begin,
+                                                                  std::int64_t rows, AType* col) noexcept {
+  conv_fill_im2col_walk(ConvFillAvx512(x_zp), g, x, row_begin, rows, col);
 }
 
 QSAFE_AVX512_CODE_END
