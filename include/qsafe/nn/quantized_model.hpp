@@ -91,6 +91,7 @@
 #include "qsafe/nn/float_im2col.hpp"
 #include "qsafe/nn/layer.hpp"
 #include "qsafe/nn/model.hpp"
+#include "qsafe/nn/model_kernels.hpp"
 #include "qsafe/nn/quantized_reference.hpp"
 #include "qsafe/policy/dynamic_range.hpp"
 #include "qsafe/policy/guarded_range.hpp"
@@ -973,8 +974,8 @@ class QuantizedModel {
     const std::uint8_t* a = xq;
     acc_.resize(static_cast<std::size_t>(rows * ql.oc));
     if (ql.kernel != QLayer::ConvKernel::none) {
-      const auto pl = pipeline(AddBias{Span<const std::int32_t>(ql.bias_q)},
-                               RequantizeFloat{Span<const float>(ql.mult), ql.out_qp.zero_point});
+      const StaticOutPipeline pl = pipeline(AddBias{Span<const std::int32_t>(ql.bias_q)},
+                                            RequantizeFloat{Span<const float>(ql.mult), ql.out_qp.zero_point});
       QSAFE_RETURN_IF_ERROR(run_conv_kernel(ql, n, xq, ql.in_qp.zero_point, pl, acc_.data()));
     } else if (ql.conv) {
       a8_.resize(static_cast<std::size_t>(rows * ql.ktot));
@@ -987,7 +988,7 @@ class QuantizedModel {
     for (std::int64_t grp = 0; ql.kernel == QLayer::ConvKernel::none && grp < ql.groups; ++grp) {
       const PackedWeights& pw = ql.packed[static_cast<std::size_t>(grp)];
       ws_.resize(std::max<std::size_t>(ws_.size(), gemm_workspace_size(rows, pw)));
-      const auto pl =
+      const StaticOutPipeline pl =
           pipeline(AddBias{Span<const std::int32_t>(ql.bias_q.data() + grp * ql.ocg, static_cast<std::size_t>(ql.ocg))},
                    RequantizeFloat{Span<const float>(ql.mult.data() + grp * ql.ocg, static_cast<std::size_t>(ql.ocg)),
                                    ql.out_qp.zero_point});
@@ -1176,7 +1177,8 @@ class QuantizedModel {
       for (std::int64_t b = 0; b < n; ++b) {
         if (sample_fb_[static_cast<std::size_t>(b)]) continue;
         const QParams qp = sample_qp_[static_cast<std::size_t>(b)];
-        const auto pl = pipeline(Dequantize{Span<const float>(&qp.scale, 1), Span<const float>(ql.w_scale), bias});
+        const FloatOutPipeline pl =
+            pipeline(Dequantize{Span<const float>(&qp.scale, 1), Span<const float>(ql.w_scale), bias});
         QSAFE_RETURN_IF_ERROR(
             run_conv_kernel(ql, 1, qin8_.data() + b * ql.in_numel, qp.zero_point, pl, y.f.data() + b * ql.out_numel));
       }
@@ -1186,7 +1188,7 @@ class QuantizedModel {
       if (!wide) {
         const PackedWeights& pw = ql.packed[static_cast<std::size_t>(grp)];
         ws_.resize(std::max<std::size_t>(ws_.size(), gemm_workspace_size(rows, pw)));
-        const auto pl = pipeline(
+        const FloatOutPipeline pl = pipeline(
             Dequantize{Span<const float>(row_scale_),
                        Span<const float>(ql.w_scale.data() + grp * ql.ocg, static_cast<std::size_t>(ql.ocg)),
                        bias ? Span<const float>(bias, static_cast<std::size_t>(ql.ocg)) : Span<const float>()});
