@@ -118,7 +118,8 @@ QSAFE_ALWAYS_INLINE void conv_fill_row_buffer_walk(const Copier& cp, const Conv2
   const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels, kh_n = g.kernel_h;
   const std::int64_t pitch = kh_n * c;  // buffer elements per input column
   const typename Copier::Run run_c = cp.run(c);
-  // Columns [0, lo) and [hi, cols) are padding; [lo, hi) lie inside the input.
+  // Columns [0, lo) and [hi, cols) are padding; [lo, hi) lie inside the input (lo = pad_left
+  // when that range is not empty: its first column is x's first).
   const std::int64_t lo = g.pad_left < cols ? g.pad_left : cols;
   const std::int64_t hi_in = g.pad_left + g.in_w;
   const std::int64_t hi = hi_in < cols ? hi_in : cols;
@@ -132,16 +133,16 @@ QSAFE_ALWAYS_INLINE void conv_fill_row_buffer_walk(const Copier& cp, const Conv2
       const std::int64_t ih = oh * g.stride_h - g.pad_top + (kh_n - 1) * g.dilation_h;
       const bool row_in = ih >= 0 && ih < g.in_h;
       const std::int64_t in_lo = row_in ? lo : cols, in_hi = row_in ? hi : cols;
-      const AType* src = x + (n * g.in_h + (row_in ? ih : 0)) * g.in_w * c;  // column wp: src + (wp - pad_left) * c
+      const AType* src = x + (n * g.in_h + (row_in ? ih : 0)) * g.in_w * c;  // column in_lo: x's first
       AType* d = buf;
       std::int64_t wp = 0;
       for (; wp < in_lo; ++wp, d += pitch) {
         cp.move_down(d, d + c, run_kept);
         cp.pad(d + kept, run_c);
       }
-      for (; wp < in_hi; ++wp, d += pitch) {
+      for (; wp < in_hi; ++wp, d += pitch, src += c) {
         cp.move_down(d, d + c, run_kept);
-        cp.copy(d + kept, src + (wp - g.pad_left) * c, run_c);
+        cp.copy(d + kept, src, run_c);
       }
       for (; wp < cols; ++wp, d += pitch) {
         cp.move_down(d, d + c, run_kept);
@@ -159,8 +160,7 @@ QSAFE_ALWAYS_INLINE void conv_fill_row_buffer_walk(const Copier& cp, const Conv2
       continue;
     }
     for (std::int64_t wp = 0; wp < lo; ++wp) cp.pad(dst + wp * pitch, run_c);
-    // Column lo of x's row ih (x's first column when [lo, hi) is not empty).
-    const AType* src = x + ((n * g.in_h + ih) * g.in_w + (hi > lo ? lo - g.pad_left : 0)) * c;
+    const AType* src = x + (n * g.in_h + ih) * g.in_w * c;  // column lo: x's first
     AType* d = dst + lo * pitch;
     if (c == 64) {
       for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) cp.copy(d, src, ConvFillRun64{});
@@ -178,22 +178,26 @@ template <class Copier, class AType>
 QSAFE_ALWAYS_INLINE void conv_fill_im2col_walk(const Copier& cp, const Conv2dGeometry& g, const AType* x,
                                                std::int64_t row_begin, std::int64_t rows, AType* col) noexcept {
   const std::int64_t oh_n = g.out_h(), ow_n = g.out_w(), icg = g.in_channels_per_group(), depth = g.depth();
-  const std::int64_t ld = depth * g.groups;
+  // The geometry in locals: the copies store through pointers that may alias g, so its fields
+  // would be reloaded after every run.
+  const std::int64_t kw_n = g.kernel_w, kh_n = g.kernel_h, groups = g.groups, c = g.in_channels;
+  const std::int64_t in_h = g.in_h, in_w = g.in_w, dil_w = g.dilation_w, dil_h = g.dilation_h;
+  const std::int64_t ld = depth * groups;
   const typename Copier::Run run_icg = cp.run(icg);
   std::int64_t ow = row_begin % ow_n, oh = (row_begin / ow_n) % oh_n, n = row_begin / (ow_n * oh_n);
   for (std::int64_t r = 0; r < rows; ++r) {
-    AType* dst = col + r * ld;
-    for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-      const std::int64_t iw = ow * g.stride_w - g.pad_left + kw * g.dilation_w;
-      const bool w_in = iw >= 0 && iw < g.in_w;
-      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-        const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-        AType* d = dst + (kw * g.kernel_h + kh) * icg;
-        if (w_in && ih >= 0 && ih < g.in_h) {
-          const AType* src = x + ((n * g.in_h + ih) * g.in_w + iw) * g.in_channels;
-          for (std::int64_t grp = 0; grp < g.groups; ++grp) cp.copy(d + grp * depth, src + grp * icg, run_icg);
+    const std::int64_t iw0 = ow * g.stride_w - g.pad_left, ih0 = oh * g.stride_h - g.pad_top;
+    AType* d = col + r * ld;  // the taps in (kw, kh) order, icg apart
+    for (std::int64_t kw = 0; kw < kw_n; ++kw) {
+      const std::int64_t iw = iw0 + kw * dil_w;
+      const bool w_in = iw >= 0 && iw < in_w;
+      for (std::int64_t kh = 0; kh < kh_n; ++kh, d += icg) {
+        const std::int64_t ih = ih0 + kh * dil_h;
+        if (w_in && ih >= 0 && ih < in_h) {
+          const AType* src = x + ((n * in_h + ih) * in_w + iw) * c;
+          for (std::int64_t grp = 0; grp < groups; ++grp) cp.copy(d + grp * depth, src + grp * icg, run_icg);
         } else {
-          for (std::int64_t grp = 0; grp < g.groups; ++grp) cp.pad(d + grp * depth, run_icg);
+          for (std::int64_t grp = 0; grp < groups; ++grp) cp.pad(d + grp * depth, run_icg);
         }
       }
     }
