@@ -12,6 +12,7 @@
 #include "qsafe/analysis/nn_engine.hpp"
 #include "qsafe/io/model_loader.hpp"
 #include "qsafe/io/npy.hpp"
+#include "support/data_paths.hpp"
 #include "toy_engine.hpp"
 
 using qsafe::Status;
@@ -50,20 +51,19 @@ qa::Dataset spiked(std::int64_t n, std::uint64_t seed) {
   return d;
 }
 
-const std::string kDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
 
 struct Digits {
-  nn::Model model = qsafe::io::load_model(kDigits + "model/model.txt");
+  nn::Model model = qsafe::io::load_model(qsafe_test::kDigitsDir + "model/model.txt");
   qa::Dataset calib, test;
   std::vector<float> float_logits;
   explicit Digits(std::int64_t test_n) {
-    const qsafe::io::NpyArray c = qsafe::io::read_npy(kDigits + "calib_x.npy");
+    const qsafe::io::NpyArray c = qsafe::io::read_npy(qsafe_test::kDigitsDir + "calib_x.npy");
     calib.x = c.to_float();
     calib.n = c.shape()[0];
-    const qsafe::io::NpyArray t = qsafe::io::read_npy(kDigits + "test_x.npy");
+    const qsafe::io::NpyArray t = qsafe::io::read_npy(qsafe_test::kDigitsDir + "test_x.npy");
     const std::vector<float> tx = t.to_float();
-    const std::vector<float> ty = qsafe::io::read_npy(kDigits + "test_y.npy").to_float();
-    const std::vector<float> tl = qsafe::io::read_npy(kDigits + "test_logits.npy").to_float();
+    const std::vector<float> ty = qsafe::io::read_npy(qsafe_test::kDigitsDir + "test_y.npy").to_float();
+    const std::vector<float> tl = qsafe::io::read_npy(qsafe_test::kDigitsDir + "test_logits.npy").to_float();
     test.n = std::min<std::int64_t>(test_n, t.shape()[0]);
     test.x.assign(tx.begin(), tx.begin() + test.n * 64);
     for (std::int64_t i = 0; i < test.n; ++i)
@@ -200,7 +200,7 @@ TEST_CASE("nn analysis: digits CNN over the built-in groups", "[analysis][nn][di
 }
 
 // The whole suite with default options on the full digits test set, with step times (for
-// docs/analysis.md). Hidden: run with  qsafe_test_analysis "[.digits_suite]" -s
+// docs/analysis.md). Hidden: run with  qsafe_test_models "[.digits_suite]" -s
 TEST_CASE("nn analysis: full suite on the digits CNN", "[.digits_suite]") {
   const Digits d(597);
   qa::NnEngine engine(d.model);

@@ -15,10 +15,11 @@
 #include <vector>
 
 #include "qsafe/io/npy.hpp"
+#include "support/data_paths.hpp"
 
 namespace digits_golden {
 
-inline const std::string kDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
+inline const std::string kDigits = qsafe_test::kDigitsDir;
 inline const std::string kGolden = kDigits + "torch_int8/";
 
 // One line of qparams.txt: a tensor's scale and zero point, and the weight scales of its layer.

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "qsafe/io/npy.hpp"
+#include "support/data_paths.hpp"
 #include "tools/json_lite.hpp"
 #include "tools/report_html_check.hpp"
 
@@ -30,7 +31,6 @@ namespace {
 namespace fs = std::filesystem;
 using json_lite::Value;
 
-const std::string kDigits = std::string(QSAFE_TEST_DATA_DIR) + "/../../data/digits/";
 
 struct Run {
   int status = -1;
@@ -77,7 +77,7 @@ struct TempDir {
 
 // The first n samples of a digits array, written to dir/name.
 std::string head(const std::string& src, std::int64_t n, const fs::path& dir, const std::string& name) {
-  const qsafe::io::NpyArray a = qsafe::io::read_npy(kDigits + src);
+  const qsafe::io::NpyArray a = qsafe::io::read_npy(qsafe_test::kDigitsDir + src);
   std::vector<std::int64_t> shape = a.shape();
   REQUIRE(shape[0] >= n);
   const std::int64_t per = a.numel() / shape[0];
@@ -111,7 +111,7 @@ TEST_CASE("qsafe-report on a digits subset: JSON schema, numbers that agree, wel
   const std::string calib = head("calib_x.npy", 50, tmp.path, "calib_x.npy");
   const std::string html_path = (tmp.path / "out" / "r.html").string();
   const std::string json_path = (tmp.path / "out" / "r.json").string();
-  const Run r = run_tool("--model " + shell_quote(kDigits + "model/model.txt") + " --calib " + shell_quote(calib) + " --test " +
+  const Run r = run_tool("--model " + shell_quote(qsafe_test::kDigitsDir + "model/model.txt") + " --calib " + shell_quote(calib) + " --test " +
                              shell_quote(test_x) + " --labels " + shell_quote(test_y) + " --groups builtin --seed 3 --quiet" +
                              " --out " + shell_quote(html_path) + " --json " + shell_quote(json_path),
                          tmp.path);
@@ -278,7 +278,7 @@ TEST_CASE("qsafe-report with --groups DIR and a subset of configurations", "[too
   qsafe::io::write_npy((gdir / "night.npy").string(), night);
   const std::string json_path = (tmp.path / "g.json").string();
   const Run r =
-      run_tool("--model " + shell_quote(kDigits + "model/model.txt") + " --calib " + shell_quote(calib) + " --test " +
+      run_tool("--model " + shell_quote(qsafe_test::kDigitsDir + "model/model.txt") + " --calib " + shell_quote(calib) + " --test " +
                    shell_quote(test_x) + " --labels " + shell_quote(test_y) + " --groups " + shell_quote(gdir.string()) +
                    " --configs static_mse,dynamic_per_row --quiet --out " + shell_quote((tmp.path / "g.html").string()),
                tmp.path);
@@ -301,7 +301,7 @@ TEST_CASE("qsafe-report bad input: one line naming the file, non-zero exit, no o
   const std::string test_x = head("test_x.npy", 20, tmp.path, "test_x.npy");
   const std::string test_y = head("test_y.npy", 20, tmp.path, "test_y.npy");
   const std::string calib = head("calib_x.npy", 20, tmp.path, "calib_x.npy");
-  const std::string model = kDigits + "model/model.txt";
+  const std::string model = qsafe_test::kDigitsDir + "model/model.txt";
 
   // Wrong dtype (int64 images), wrong shape, labels out of range, NaN, too few labels.
   const std::string x_int = (tmp.path / "x_int.npy").string();
@@ -323,7 +323,7 @@ TEST_CASE("qsafe-report bad input: one line naming the file, non-zero exit, no o
   // A manifest that does not fit its weights: fc1 given fc2's weight file.
   const fs::path mdir = tmp.path / "model";
   fs::create_directories(mdir);
-  for (const auto& e : fs::directory_iterator(kDigits + "model")) fs::copy_file(e.path(), mdir / e.path().filename());
+  for (const auto& e : fs::directory_iterator(qsafe_test::kDigitsDir + "model")) fs::copy_file(e.path(), mdir / e.path().filename());
   std::string manifest = slurp((mdir / "model.txt").string());
   const std::size_t at_fc1 = manifest.find("weight=fc1.weight.npy");
   REQUIRE(at_fc1 != std::string::npos);
