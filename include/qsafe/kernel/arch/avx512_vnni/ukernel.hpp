@@ -3,11 +3,18 @@
 //   panel (kNr = 64 columns, kKr = 4): per group of 4 k, 4 ZMM of 16 columns x 4 int8:
 //       B0 = cols  0..15   B1 = cols 16..31   B2 = cols 32..47   B3 = cols 48..63
 //       lane j of Bv: B[4g..4g+3][16v + j]
-//   register tile (kMr = 6 rows x 64 columns), 24 ZMM accumulators:
+//   register tile (kMr = 7 rows x 64 columns), 28 ZMM accumulators:
 //       row r:  acc[r][0] acc[r][1] acc[r][2] acc[r][3]      += vpdpbusd(bcast32(A[r][4g..4g+3]), Bv)
 //   A is read in place: one 32-bit broadcast (4 consecutive k) per row and group; int8 A is
 //   flipped to u8 by XOR 0x80 in the register (its zero point carries the +128).
-//   24 accumulators + 4 B + 1 broadcast = 29 of the 32 ZMM registers.
+//   28 accumulators + B0..B2 + 1 broadcast = 32 ZMM: B3 is not loaded into a register but read by
+//   each row's vpdpbusd as its memory operand (7 L1 loads per group more; int8 A, whose 0x80
+//   constant takes one more register, reads B2 that way too). 7 rows because the widths of
+//   ResNet-style layers (56, 28, 14, 7; conv2d runs one GEMM per output row) are multiples of 7:
+//   with 6 rows every 56-pixel row ended in a 2-row tile (docs/benchmarks.md, conv2d section).
+//   K < 256 runs 6-row tiles instead (epilogue-heavy: 4 free registers measured slower there).
+//   Tiles of 1..6 rows take the rest; a rest of 1 or 2 rows is merged with the last full tile
+//   and split in two (run()).
 #ifndef QSAFE_KERNEL_ARCH_AVX512_VNNI_UKERNEL_HPP_
 #define QSAFE_KERNEL_ARCH_AVX512_VNNI_UKERNEL_HPP_
 
@@ -21,10 +28,11 @@
 #include "qsafe/kernel/arch/avx512_vnni/output.hpp"
 #include "qsafe/kernel/detail/ukernel.hpp"
 
-// Tile shape (rows x ZMM vectors per row). 6 x 4 measured best on Zen 5 against 12 x 2 and 8 x 3
+// Tile shape (rows x ZMM vectors per row). 6 x 4 measured best on Zen 5 against 12 x 2 and 8 x 3,
+// 7 x 4 (B3 from memory) then as fast per MAC as 6 x 4 and without the tail on ResNet widths
 // (docs/benchmarks.md); overridable only to repeat that experiment.
 #ifndef QSAFE_AVX512_MR
-#define QSAFE_AVX512_MR 6
+#define QSAFE_AVX512_MR 7
 #define QSAFE_AVX512_NV 4
 #endif
 
@@ -42,7 +50,7 @@ struct GemmUkernel<arch::avx512_vnni> {
   static constexpr int kKr = 4;
   static constexpr int kKPad = 4;
   using BElem = std::int8_t;
-  static constexpr const char* name = "u8s8_gemm_6x64c4__avx512vnni";
+  static constexpr const char* name = "u8s8_gemm_7x64c4__avx512vnni";
 
   template <class AType, class Out, class Pipeline>
   QSAFE_TARGET_AVX512_VNNI static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& e) noexcept {
@@ -52,9 +60,25 @@ struct GemmUkernel<arch::avx512_vnni> {
     // Every per-column quantity of the epilogue, once per call (its tiles share the panel).
     Params<Out, Pipeline> pp;
     load_panel_params<Out>(pp, p, t.col_begin, t.cols);
+    // 7-row tiles for K >= 256; for shorter K, where the 8-bit epilogue weighs more than the K
+    // loop, 6-row tiles (the 7-row tile's 28 accumulators leave the epilogue 4 registers; measured
+    // 1-2 % slower at K = 64). After the full tiles, the rest: a rest of 1 or 2 rows (4 or 8
+    // accumulator chains, too few to keep vpdpbusd busy) takes the last full tile with it, split
+    // in two (7 + 1 = 4 + 4, 7 + 2 = 5 + 4; 6 + 2 = 4 + 4). The rest loop also runs the 6-row
+    // tiles, so every tile height is inlined once: no code beyond the 7-row tile itself.
+    const std::int64_t rows = t.row_end - t.row_begin;
+    const bool tall = t.k >= 256;  // kMr-row tiles
+    std::int64_t full_end = tall ? t.row_begin + rows / kMr * kMr : t.row_begin;
+    if (tall && rows > kMr && rows % kMr != 0 && rows % kMr < 3) full_end -= kMr;
     std::int64_t m = t.row_begin;
-    for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e, pp);
-    tail_rows<kMr - 1>(t, m, e, pp);
+    for (; m < full_end; m += kMr) tile<kMr>(t, m, e, pp);
+    while (m < t.row_end) {
+      // left >= 10: a 6-row tile; 7..9: two tiles of about half; else one tile of exactly left.
+      const std::int64_t left = t.row_end - m;
+      const int r = static_cast<int>(left >= 2 * kMr - 4 ? kMr - 1 : left >= kMr ? left - left / 2 : left);
+      tail_rows<kMr - 1>(t, m, r, e, pp);
+      m += r;
+    }
   }
 
  private:
@@ -62,27 +86,28 @@ struct GemmUkernel<arch::avx512_vnni> {
   template <class Out, class Pipeline>
   using Params = PanelParams<Pipeline, kNv>;
 
-  // The last row_end - m (< kMr) rows, with a tile of exactly that height.
+  // Rows m .. m + rows - 1 (rows < kMr), with a tile of exactly that height.
   template <int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m, int rows,
                                                                      const GemmEpilogue<Out, Pipeline>& e,
                                                                      const Params<Out, Pipeline>& pp) noexcept {
     if constexpr (R > 0) {
-      if (t.row_end - m == R) {
+      if (rows == R) {
         tile<R>(t, m, e, pp);
       } else {
-        tail_rows<R - 1>(t, m, e, pp);
+        tail_rows<R - 1>(t, m, rows, e, pp);
       }
     }
   }
 
   // The tile is walked by template recursion over its rows rather than by loops: every index into
   // acc[][] is then a constant as soon as these always-inline helpers are inlined, which is what
-  // lets GCC keep the 24 accumulators in registers (with loops it spills them on every step).
+  // lets GCC keep the 28 accumulators in registers (with loops it spills them on every step).
   template <int r, int R, class AType>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows(__m512i (&acc)[R][kNv], const AType* a,
                                                                     std::int64_t lda, std::int64_t k,
-                                                                    const __m512i (&b)[kNv]) noexcept {
+                                                                    const __m512i (&b)[kNv],
+                                                                    const std::int8_t*& bp) noexcept {
     if constexpr (r < R) {
       std::int32_t word;
       std::memcpy(&word, a + r * lda + k, 4);
@@ -90,27 +115,46 @@ struct GemmUkernel<arch::avx512_vnni> {
       // int8 A: u(a) = a ^ 0x80 in every byte (its zero point carries the +128).
       if (std::is_same<AType, std::int8_t>::value)
         x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
-      dot_vectors<0>(acc[r], x, b);
-      dot_rows<r + 1, R>(acc, a, lda, k, b);
+      dot_vectors<0, reg_b<R, AType>()>(acc[r], x, b, bp);
+      dot_rows<r + 1, R>(acc, a, lda, k, b, bp);
     }
   }
 
-  // acc[v] += vpdpbusd(x, b[v]) for every vector of one tile row.
-  template <int v>
+  // The first NB vectors of one panel group into registers.
+  template <int v, int NB>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void load_panel_group(__m512i (&bv)[kNv],
                                                                             const std::int8_t* b) noexcept {
-    if constexpr (v < kNv) {
+    if constexpr (v < NB) {
       bv[v] = _mm512_loadu_si512(b + 64 * v);
-      load_panel_group<v + 1>(bv, b);
+      load_panel_group<v + 1, NB>(bv, b);
     }
   }
 
-  template <int v>
+  // B vectors a tile of R rows keeps in registers: all of them while R * kNv accumulators, kNv B,
+  // the broadcast and (int8 A) the 0x80 constant fit in the 32 ZMM, else what is left (7 x 4, u8 A:
+  // 28 + 3 + 1; int8 A: 28 + 2 + 1 + 1); the others are read from L1 by every row (vpdpbusd's
+  // memory operand).
+  template <int R, class AType>
+  static constexpr int reg_b() noexcept {
+    constexpr int kFree = 32 - R * kNv - 1 - (std::is_same<AType, std::int8_t>::value ? 1 : 0);
+    return kFree >= kNv ? kNv : kFree;
+  }
+
+  // acc[v] += vpdpbusd(x, B[v]) for every vector of one tile row: B[v] from b[] for v < NB, else
+  // from memory at bp. bp comes out of an empty asm for every row, so the compiler cannot merge the
+  // rows' loads of the same vector into one register (which it would then have to spill).
+  template <int v, int NB>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_vectors(__m512i (&acc)[kNv], __m512i x,
-                                                                       const __m512i (&b)[kNv]) noexcept {
+                                                                       const __m512i (&b)[kNv],
+                                                                       const std::int8_t*& bp) noexcept {
     if constexpr (v < kNv) {
-      acc[v] = _mm512_dpbusd_epi32(acc[v], x, b[v]);
-      dot_vectors<v + 1>(acc, x, b);
+      if constexpr (v < NB) {
+        acc[v] = _mm512_dpbusd_epi32(acc[v], x, b[v]);
+      } else {
+        if constexpr (v == NB) __asm__("" : "+r"(bp));
+        acc[v] = _mm512_dpbusd_epi32(acc[v], x, _mm512_loadu_si512(bp + 64 * v));
+      }
+      dot_vectors<v + 1, NB>(acc, x, b, bp);
     }
   }
 
@@ -153,13 +197,14 @@ struct GemmUkernel<arch::avx512_vnni> {
   template <int r, int R, class AType>
   QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void dot_rows_tail(__m512i (&acc)[R][kNv], const AType* a,
                                                                          std::int64_t lda, std::int64_t k,
-                                                                         const __m512i (&b)[kNv]) noexcept {
+                                                                         const __m512i (&b)[kNv],
+                                                                         const std::int8_t*& bp) noexcept {
     if constexpr (r < R) {
       __m512i x = _mm512_set1_epi32(static_cast<int>(load_tail_group(a + r * lda, k)));
       if (std::is_same<AType, std::int8_t>::value)
         x = _mm512_xor_si512(x, _mm512_set1_epi32(static_cast<int>(0x80808080u)));
-      dot_vectors<0>(acc[r], x, b);
-      dot_rows_tail<r + 1, R>(acc, a, lda, k, b);
+      dot_vectors<0, reg_b<R, AType>()>(acc[r], x, b, bp);
+      dot_rows_tail<r + 1, R>(acc, a, lda, k, b, bp);
     }
   }
 
@@ -231,7 +276,7 @@ struct GemmUkernel<arch::avx512_vnni> {
                                                                 const GemmEpilogue<Out, Pipeline>& e,
                                                                 const Params<Out, Pipeline>& params) noexcept {
     // Read the parameters through a pointer the compiler cannot see through: it then loads them
-    // where they are used instead of keeping them in registers across the K loop (where the 24
+    // where they are used instead of keeping them in registers across the K loop (where the 28
     // accumulators leave none spare).
     const Params<Out, Pipeline>* pp = here(&params);
     __m512i acc[R][kNv];
@@ -248,13 +293,13 @@ struct GemmUkernel<arch::avx512_vnni> {
     for (; k < k_full; k += 4, b += kNr * kKr) {
       if ((k & 63) == 0) prefetch_rows<0, R>(a, t.lda, k + prefetch_ahead);
       __m512i bv[kNv];
-      load_panel_group<0>(bv, b);
-      dot_rows<0, R>(acc, a, t.lda, k, bv);
+      load_panel_group<0, reg_b<R, AType>()>(bv, b);
+      dot_rows<0, R>(acc, a, t.lda, k, bv, b);
     }
     if (k_full != t.k) {
       __m512i bv[kNv];
-      load_panel_group<0>(bv, b);
-      dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv);
+      load_panel_group<0, reg_b<R, AType>()>(bv, b);
+      dot_rows_tail<0, R>(acc, a, t.lda, t.k, bv, b);
     }
     barrier_rows<0, R>(acc);
     pp = here(pp);
