@@ -13,8 +13,7 @@
 //   ResNet-style layers (56, 28, 14, 7; conv2d runs one GEMM per output row) are multiples of 7:
 //   with 6 rows every 56-pixel row ended in a 2-row tile (docs/benchmarks.md, conv2d section).
 //   K < 256 runs 6-row tiles instead (epilogue-heavy: 4 free registers measured slower there).
-//   Tiles of 1..6 rows take the rest; a rest of 1 or 2 rows is merged with the last full tile
-//   and split in two (run()).
+//   Tiles of 4, 2 and 1 rows take the rest (run()).
 #ifndef QSAFE_KERNEL_ARCH_AVX512_VNNI_UKERNEL_HPP_
 #define QSAFE_KERNEL_ARCH_AVX512_VNNI_UKERNEL_HPP_
 
@@ -62,23 +61,16 @@ struct GemmUkernel<arch::avx512_vnni> {
     load_panel_params<Out>(pp, p, t.col_begin, t.cols);
     // 7-row tiles for K >= 256; for shorter K, where the 8-bit epilogue weighs more than the K
     // loop, 6-row tiles (the 7-row tile's 28 accumulators leave the epilogue 4 registers; measured
-    // 1-2 % slower at K = 64). After the full tiles, the rest: a rest of 1 or 2 rows (4 or 8
-    // accumulator chains, too few to keep vpdpbusd busy) takes the last full tile with it, split
-    // in two (7 + 1 = 4 + 4, 7 + 2 = 5 + 4; 6 + 2 = 4 + 4). The rest loop also runs the 6-row
-    // tiles, so every tile height is inlined once: no code beyond the 7-row tile itself.
-    const std::int64_t rows = t.row_end - t.row_begin;
-    const bool tall = t.k >= 256;  // kMr-row tiles
-    std::int64_t full_end = tall ? t.row_begin + rows / kMr * kMr : t.row_begin;
-    if (tall && rows > kMr && rows % kMr != 0 && rows % kMr < 3) full_end -= kMr;
+    // 1-2 % slower at K = 64). The rest in tiles of 4, 2 and 1 rows (its binary digits, as the
+    // other paths do): every tile height is another copy of the K loop and the epilogue for every
+    // pipeline (heights 7, 6, 4, 2, 1 here).
     std::int64_t m = t.row_begin;
-    for (; m < full_end; m += kMr) tile<kMr>(t, m, e, pp);
-    while (m < t.row_end) {
-      // left >= 10: a 6-row tile; 7..9: two tiles of about half; else one tile of exactly left.
-      const std::int64_t left = t.row_end - m;
-      const int r = static_cast<int>(left >= 2 * kMr - 4 ? kMr - 1 : left >= kMr ? left - left / 2 : left);
-      tail_rows<kMr - 1>(t, m, r, e, pp);
-      m += r;
+    if (t.k >= 256) {
+      for (; m + kMr <= t.row_end; m += kMr) tile<kMr>(t, m, e, pp);
+    } else {
+      for (; m + kMr - 1 <= t.row_end; m += kMr - 1) tile<kMr - 1>(t, m, e, pp);
     }
+    tail_rows<kMr - 1>(t, m, e, pp);
   }
 
  private:
@@ -86,17 +78,19 @@ struct GemmUkernel<arch::avx512_vnni> {
   template <class Out, class Pipeline>
   using Params = PanelParams<Pipeline, kNv>;
 
-  // Rows m .. m + rows - 1 (rows < kMr), with a tile of exactly that height.
+  // The last row_end - m (< kMr) rows, in tiles of 4, 2 and 1 rows.
   template <int R, class AType, class Out, class Pipeline>
-  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m, int rows,
+  QSAFE_ALWAYS_INLINE QSAFE_TARGET_AVX512_VNNI static void tail_rows(const GemmTask<AType>& t, std::int64_t m,
                                                                      const GemmEpilogue<Out, Pipeline>& e,
                                                                      const Params<Out, Pipeline>& pp) noexcept {
     if constexpr (R > 0) {
-      if (rows == R) {
-        tile<R>(t, m, e, pp);
-      } else {
-        tail_rows<R - 1>(t, m, rows, e, pp);
+      if constexpr ((R & (R - 1)) == 0) {
+        if (t.row_end - m >= R) {
+          tile<R>(t, m, e, pp);
+          m += R;
+        }
       }
+      tail_rows<R - 1>(t, m, e, pp);
     }
   }
 
