@@ -297,11 +297,16 @@ struct GemmUkernel<arch::avx512_vnni> {
     }
     barrier_rows<0, R>(acc);
     pp = here(pp);
-    if (t.cols == kNr) {
-      finish_rows<0, R, true>(acc, t.col_begin, m0, e.c, e.ldc, *pp);
-    } else {
-      finish_rows<0, R, false>(acc, t.col_begin, m0, e.c, e.ldc, *pp);
+    // Unmasked stores only for the full-height tiles: the rest tiles (4, 2, 1 rows, a few per
+    // panel) store through the lane masks, which are all-ones on a full panel, and so carry one
+    // copy of the epilogue instead of two.
+    if constexpr (R >= kMr - 1) {
+      if (t.cols == kNr) {
+        finish_rows<0, R, true>(acc, t.col_begin, m0, e.c, e.ldc, *pp);
+        return;
+      }
     }
+    finish_rows<0, R, false>(acc, t.col_begin, m0, e.c, e.ldc, *pp);
   }
 };
 
