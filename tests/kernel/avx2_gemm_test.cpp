@@ -21,38 +21,15 @@ namespace {
 
 using Avx2 = qsafe::arch::avx2;
 
-// Weight patterns: 0 random, 1 all +127, 2 all -128, 3 alternating -128 / +127 along k,
-// 4 random in {-128, 127}.
-std::vector<std::int8_t> weights(std::mt19937& rng, std::int64_t n, std::int64_t k, int mode) {
-  std::vector<std::int8_t> w(static_cast<std::size_t>(n * k));
-  std::uniform_int_distribution<int> any(-128, 127), bit(0, 1);
-  for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t kk = 0; kk < k; ++kk) {
-      int v = 0;
-      switch (mode) {
-        case 0: v = any(rng); break;
-        case 1: v = 127; break;
-        case 2: v = -128; break;
-        case 3: v = kk % 2 ? 127 : -128; break;
-        default: v = bit(rng) ? 127 : -128; break;
-      }
-      w[static_cast<std::size_t>(j * k + kk)] = static_cast<std::int8_t>(v);
-    }
-  return w;
-}
-
+// Inputs by mode: qsafe_test::extreme_case (gemm_support.hpp).
 template <class AType>
 void check_case(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode, int w_mode,
                 int zp_mode) {
   constexpr bool kSigned = std::is_same<AType, std::int8_t>::value;
-  const int lo = kSigned ? -128 : 0, hi = kSigned ? 127 : 255;
-  std::vector<AType> a(static_cast<std::size_t>(m * k));
-  std::uniform_int_distribution<int> any(lo, hi);
-  for (auto& x : a) x = static_cast<AType>(a_mode == 0 ? any(rng) : a_mode == 1 ? hi : lo);
-  const std::vector<std::int8_t> w = weights(rng, n, k, w_mode);
-  // zp_mode 0: per tensor at the low end, 1: per tensor at the high end, 2: per row, both ends.
-  std::vector<std::int32_t> zp(zp_mode == 2 ? static_cast<std::size_t>(m) : 1);
-  for (std::size_t i = 0; i < zp.size(); ++i) zp[i] = zp_mode == 0 ? lo : zp_mode == 1 ? hi : (i % 2 ? hi : lo);
+  const qsafe_test::ExtremeCase<AType> c = qsafe_test::extreme_case<AType>(rng, m, n, k, a_mode, w_mode, zp_mode);
+  const std::vector<AType>& a = c.a;
+  const std::vector<std::int8_t>& w = c.w;
+  const std::vector<std::int32_t>& zp = c.zp;
 
   const qsafe_test::Packed p = qsafe_test::pack<Avx2>(w, n, k);
   REQUIRE(p.status == Status::ok);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "qsafe/kernel/gemm.hpp"
@@ -101,6 +102,45 @@ std::vector<T> random_vector(std::mt19937& rng, std::size_t size, int lo, int hi
   std::vector<T> v(size);
   for (auto& x : v) x = static_cast<T>(d(rng));
   return v;
+}
+
+// The inputs of an extreme-value GEMM case (the per-path kernel tests): A by a_mode (0 random, 1 all
+// at the type's top, 2 all at its bottom); W [N, K] by w_mode (0 random, 1 all +127, 2 all -128,
+// 3 alternating -128 / +127 along k, 4 random in {-128, 127}); zero points by zp_mode (0 per tensor
+// at the type's bottom, 1 at its top, 2 per row alternating both ends, 3 per tensor in the middle).
+template <class AType>
+struct ExtremeCase {
+  std::vector<AType> a;
+  std::vector<std::int8_t> w;
+  std::vector<std::int32_t> zp;
+};
+
+template <class AType>
+ExtremeCase<AType> extreme_case(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode,
+                                int w_mode, int zp_mode) {
+  constexpr bool kSigned = std::is_same<AType, std::int8_t>::value;
+  const int lo = kSigned ? -128 : 0, hi = kSigned ? 127 : 255;
+  ExtremeCase<AType> c;
+  c.a.resize(static_cast<std::size_t>(m * k));
+  std::uniform_int_distribution<int> any(lo, hi), any_w(-128, 127), bit(0, 1);
+  for (auto& x : c.a) x = static_cast<AType>(a_mode == 0 ? any(rng) : a_mode == 1 ? hi : lo);
+  c.w.resize(static_cast<std::size_t>(n * k));
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t kk = 0; kk < k; ++kk) {
+      int v = 0;
+      switch (w_mode) {
+        case 0: v = any_w(rng); break;
+        case 1: v = 127; break;
+        case 2: v = -128; break;
+        case 3: v = kk % 2 ? 127 : -128; break;
+        default: v = bit(rng) ? 127 : -128; break;
+      }
+      c.w[static_cast<std::size_t>(j * k + kk)] = static_cast<std::int8_t>(v);
+    }
+  c.zp.resize(zp_mode == 2 ? static_cast<std::size_t>(m) : 1);
+  for (std::size_t i = 0; i < c.zp.size(); ++i)
+    c.zp[i] = zp_mode == 0 ? lo : zp_mode == 1 ? hi : zp_mode == 2 ? (i % 2 ? hi : lo) : (lo + hi) / 2;
+  return c;
 }
 
 }  // namespace qsafe_test
