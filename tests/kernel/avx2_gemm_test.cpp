@@ -21,30 +21,10 @@ namespace {
 
 using Avx2 = qsafe::arch::avx2;
 
-// Inputs by mode: qsafe_test::extreme_case (gemm_support.hpp).
 template <class AType>
 void check_case(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode, int w_mode,
                 int zp_mode) {
-  constexpr bool kSigned = std::is_same<AType, std::int8_t>::value;
-  const qsafe_test::ExtremeCase<AType> c = qsafe_test::extreme_case<AType>(rng, m, n, k, a_mode, w_mode, zp_mode);
-  const std::vector<AType>& a = c.a;
-  const std::vector<std::int8_t>& w = c.w;
-  const std::vector<std::int32_t>& zp = c.zp;
-
-  const qsafe_test::Packed p = qsafe_test::pack<Avx2>(w, n, k);
-  REQUIRE(p.status == Status::ok);
-  std::vector<std::int32_t> out(static_cast<std::size_t>(m * n), 0x5a5a5a5a);
-  REQUIRE(qsafe_test::gemm<Avx2>(MatrixView<const AType>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
-                                 qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), m, n)) == Status::ok);
-  const std::vector<std::int64_t> ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    if (out[i] != ref[i]) {
-      FAIL_CHECK((kSigned ? "s8" : "u8") << " M=" << m << " N=" << n << " K=" << k << " a_mode=" << a_mode
-                                         << " w_mode=" << w_mode << " zp_mode=" << zp_mode << " index " << i << ": "
-                                         << out[i] << " != " << ref[i]);
-      return;
-    }
-  }
+  qsafe_test::check_extreme_gemm<Avx2, AType>(rng, m, n, k, a_mode, w_mode, zp_mode);
 }
 
 }  // namespace

@@ -27,64 +27,45 @@ namespace {
 
 using Avx512 = qsafe::arch::avx512_vnni;
 
-// Inputs by mode: qsafe_test::extreme_case (gemm_support.hpp).
+// The raw int32 check (qsafe_test::check_extreme_gemm), and for uint8 A bias + per-channel float
+// requantization to uint8 (the conv layers' pipeline) on the same inputs.
 template <class AType>
 void check_gemm(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode, int w_mode,
                 int zp_mode) {
-  constexpr bool kSigned = std::is_same<AType, std::int8_t>::value;
-  const qsafe_test::ExtremeCase<AType> c = qsafe_test::extreme_case<AType>(rng, m, n, k, a_mode, w_mode, zp_mode);
-  const std::vector<AType>& a = c.a;
-  const std::vector<std::int8_t>& w = c.w;
-  const std::vector<std::int32_t>& zp = c.zp;
-
-  const qsafe_test::Packed p = qsafe_test::pack<Avx512>(w, n, k);
-  REQUIRE(p.status == Status::ok);
-  const std::vector<std::int64_t> ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
-  INFO((kSigned ? "s8" : "u8") << " M=" << m << " N=" << n << " K=" << k << " a_mode=" << a_mode << " w_mode=" << w_mode
-                               << " zp_mode=" << zp_mode);
-
-  std::vector<std::int32_t> out(static_cast<std::size_t>(m * n), 0x5a5a5a5a);
-  REQUIRE(qsafe_test::gemm<Avx512>(MatrixView<const AType>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
-                                   qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), m, n)) == Status::ok);
-  bool same = true;
-  for (std::size_t i = 0; i < ref.size() && same; ++i) same = out[i] == ref[i];
-  CHECK(same);
-
-  if constexpr (!kSigned) {  // bias + per-channel float requantization to uint8 (the conv layers' pipeline)
-    std::vector<std::int32_t> bias(static_cast<std::size_t>(n));
-    std::vector<float> mult(static_cast<std::size_t>(n));
-    for (std::size_t j = 0; j < bias.size(); ++j) {
-      bias[j] = static_cast<std::int32_t>(j * 977 % 4001) - 2000;
-      mult[j] = 1.f / static_cast<float>(300 + 53 * j);
-    }
-    const auto requant = qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)},
-                                         qsafe::RequantizeFloat{Span<const float>(mult), 120});
-    std::vector<std::uint8_t> q(static_cast<std::size_t>(m * n), 7);
-    REQUIRE(qsafe_test::gemm<Avx512>(MatrixView<const AType>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
-                                     requant, MatrixView<std::uint8_t>(q.data(), m, n)) == Status::ok);
-    for (std::size_t i = 0; i < ref.size() && same; ++i) {
-      std::uint8_t expect = 0;
-      qsafe::detail::store_scalar(&expect, qsafe::detail::apply_stages_scalar<0>(
-                                               requant, static_cast<std::int32_t>(ref[i]),
-                                               qsafe::detail::ElementPos{0, static_cast<std::int64_t>(i) % n}));
-      same = q[i] == expect;
-    }
-    CHECK(same);
-  }
+  qsafe_test::check_extreme_gemm<Avx512, AType>(
+      rng, m, n, k, a_mode, w_mode, zp_mode,
+      [&](const qsafe_test::ExtremeCase<AType>& c, const qsafe::PackedWeights& pw,
+          const std::vector<std::int64_t>& ref) {
+        if constexpr (std::is_same<AType, std::uint8_t>::value) {
+          std::vector<std::int32_t> bias(static_cast<std::size_t>(n));
+          std::vector<float> mult(static_cast<std::size_t>(n));
+          for (std::size_t j = 0; j < bias.size(); ++j) {
+            bias[j] = static_cast<std::int32_t>(j * 977 % 4001) - 2000;
+            mult[j] = 1.f / static_cast<float>(300 + 53 * j);
+          }
+          const auto requant = qsafe::pipeline(qsafe::AddBias{Span<const std::int32_t>(bias)},
+                                               qsafe::RequantizeFloat{Span<const float>(mult), 120});
+          std::vector<std::uint8_t> q(static_cast<std::size_t>(m * n), 7);
+          REQUIRE(qsafe_test::gemm<Avx512>(MatrixView<const AType>(c.a.data(), m, k), Span<const std::int32_t>(c.zp),
+                                           pw, requant, MatrixView<std::uint8_t>(q.data(), m, n)) == Status::ok);
+          bool same = true;
+          for (std::size_t i = 0; i < ref.size() && same; ++i) {
+            std::uint8_t expect = 0;
+            qsafe::detail::store_scalar(&expect, qsafe::detail::apply_stages_scalar<0>(
+                                                     requant, static_cast<std::int32_t>(ref[i]),
+                                                     qsafe::detail::ElementPos{0, static_cast<std::int64_t>(i) % n}));
+            same = q[i] == expect;
+          }
+          CHECK(same);
+        }
+      });
 }
 
+// A square kernel with the same padding on every side (qsafe_test::geom / pad).
 qsafe::Conv2dGeometry conv_geom(std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t oc, std::int64_t kernel,
-                                std::int64_t pad) {
-  qsafe::Conv2dGeometry g;
-  g.batch = 1;
-  g.in_h = h;
-  g.in_w = w;
-  g.in_channels = c;
-  g.out_channels = oc;
-  g.kernel_h = kernel;
-  g.kernel_w = kernel;
-  g.pad_top = g.pad_left = g.pad_bottom = g.pad_right = pad;
-  return g;
+                                std::int64_t p) {
+  qsafe::Conv2dGeometry g = qsafe_test::geom(1, h, w, c, oc, kernel, kernel);
+  return qsafe_test::pad(g, p, p, p, p);
 }
 
 void check_conv(std::mt19937& rng, const qsafe::Conv2dGeometry& g, std::int32_t zp) {

@@ -23,6 +23,8 @@ using qsafe::Conv2dGeometry;
 using qsafe::Span;
 using qsafe::Status;
 using qsafe_test::for_each_arch;
+using qsafe_test::geom;
+using qsafe_test::pad;
 
 namespace {
 
@@ -50,26 +52,6 @@ Status run_conv(const Conv2dGeometry& g, const std::vector<AType>& x, std::int32
   std::vector<std::byte> ws(qsafe::conv2d_workspace_size<Isa>(g, w) + 1);
   return qsafe::conv2d<Isa>(g, Span<const AType>(x), zp, w, p, Span<Out>(y),
                             Span<std::byte>(ws.data() + 1, ws.size() - 1));
-}
-
-Conv2dGeometry geom(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t oc,
-                    std::int64_t kh, std::int64_t kw) {
-  Conv2dGeometry g;
-  g.batch = batch;
-  g.in_h = h;
-  g.in_w = w;
-  g.in_channels = c;
-  g.out_channels = oc;
-  g.kernel_h = kh;
-  g.kernel_w = kw;
-  return g;
-}
-Conv2dGeometry& pad(Conv2dGeometry& g, std::int64_t t, std::int64_t l, std::int64_t b, std::int64_t r) {
-  g.pad_top = t;
-  g.pad_left = l;
-  g.pad_bottom = b;
-  g.pad_right = r;
-  return g;
 }
 
 struct Case {

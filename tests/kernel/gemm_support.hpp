@@ -2,6 +2,8 @@
 #ifndef QSAFE_TESTS_KERNEL_GEMM_SUPPORT_HPP_
 #define QSAFE_TESTS_KERNEL_GEMM_SUPPORT_HPP_
 
+#include <catch2/catch.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -9,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "qsafe/core/conv_geometry.hpp"
 #include "qsafe/kernel/gemm.hpp"
 
 namespace qsafe_test {
@@ -141,6 +144,62 @@ ExtremeCase<AType> extreme_case(std::mt19937& rng, std::int64_t m, std::int64_t 
   for (std::size_t i = 0; i < c.zp.size(); ++i)
     c.zp[i] = zp_mode == 0 ? lo : zp_mode == 1 ? hi : zp_mode == 2 ? (i % 2 ? hi : lo) : (lo + hi) / 2;
   return c;
+}
+
+// One extreme_case on path Isa: raw int32 output against reference_acc (every element), then
+// more(case, packed weights, reference) for the test's own pipelines on the same inputs. The case's
+// modes are in the failure context of both.
+template <class Isa, class AType, class More>
+void check_extreme_gemm(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode, int w_mode,
+                        int zp_mode, More&& more) {
+  const ExtremeCase<AType> c = extreme_case<AType>(rng, m, n, k, a_mode, w_mode, zp_mode);
+  const Packed p = pack<Isa>(c.w, n, k);
+  REQUIRE(p.status == qsafe::Status::ok);
+  INFO((std::is_same<AType, std::int8_t>::value ? "s8" : "u8")
+       << " M=" << m << " N=" << n << " K=" << k << " a_mode=" << a_mode << " w_mode=" << w_mode
+       << " zp_mode=" << zp_mode);
+  std::vector<std::int32_t> out(static_cast<std::size_t>(m * n), 0x5a5a5a5a);
+  REQUIRE(qsafe_test::gemm<Isa>(qsafe::MatrixView<const AType>(c.a.data(), m, k), qsafe::Span<const std::int32_t>(c.zp),
+                                p.w, qsafe::pipeline(),
+                                qsafe::MatrixView<std::int32_t>(out.data(), m, n)) == qsafe::Status::ok);
+  const std::vector<std::int64_t> ref = reference_acc(c.a, c.zp, c.w, m, n, k);
+  std::size_t bad = 0;
+  while (bad < ref.size() && out[bad] == ref[bad]) ++bad;
+  if (bad < ref.size()) {
+    FAIL_CHECK("index " << bad << ": " << out[bad] << " != " << ref[bad]);
+  } else {
+    SUCCEED();
+  }
+  more(c, p.w, ref);
+}
+template <class Isa, class AType>
+void check_extreme_gemm(std::mt19937& rng, std::int64_t m, std::int64_t n, std::int64_t k, int a_mode, int w_mode,
+                        int zp_mode) {
+  check_extreme_gemm<Isa, AType>(
+      rng, m, n, k, a_mode, w_mode, zp_mode,
+      [](const ExtremeCase<AType>&, const qsafe::PackedWeights&, const std::vector<std::int64_t>&) {});
+}
+
+// A convolution geometry (stride and dilation 1, no padding, one group) and its padding.
+inline qsafe::Conv2dGeometry geom(std::int64_t batch, std::int64_t h, std::int64_t w, std::int64_t c, std::int64_t oc,
+                                  std::int64_t kh, std::int64_t kw) {
+  qsafe::Conv2dGeometry g;
+  g.batch = batch;
+  g.in_h = h;
+  g.in_w = w;
+  g.in_channels = c;
+  g.out_channels = oc;
+  g.kernel_h = kh;
+  g.kernel_w = kw;
+  return g;
+}
+inline qsafe::Conv2dGeometry& pad(qsafe::Conv2dGeometry& g, std::int64_t t, std::int64_t l, std::int64_t b,
+                                  std::int64_t r) {
+  g.pad_top = t;
+  g.pad_left = l;
+  g.pad_bottom = b;
+  g.pad_right = r;
+  return g;
 }
 
 }  // namespace qsafe_test
