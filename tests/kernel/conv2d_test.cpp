@@ -118,19 +118,30 @@ std::vector<Case> cases() {
     v.push_back({"1x3 kernel, right pad only", pad(g, 0, 0, 0, 2)});
   }
   {
-    // Output rows >= kConv2dRowBufferMinWidth: the row-buffer path (overlapping A rows).
-    Conv2dGeometry g = geom(1, 9, 37, 19, 20, 3, 3);
+    // Output rows >= kConv2dRowBufferMinWidth and kernel_w * C % 4 == 0: the row path (A in
+    // pieces of input rows, consecutive pixels' pieces overlapping).
+    Conv2dGeometry g = geom(1, 9, 37, 20, 20, 3, 3);
     g.stride_h = g.stride_w = 2;
     v.push_back({"row buffer: stride 2, asymmetric pad", pad(g, 1, 2, 0, 1)});
   }
   {
-    Conv2dGeometry g = geom(2, 5, 40, 9, 17, 1, 1);
+    Conv2dGeometry g = geom(2, 5, 40, 12, 17, 1, 1);
     g.stride_h = g.stride_w = 2;
     v.push_back({"row buffer: 1x1 stride 2 (x rows in place)", g});
   }
   {
-    Conv2dGeometry g = geom(1, 4, 21, 5, 6, 1, 3);
-    v.push_back({"row buffer: 1x3, top/bottom pad only (x rows in place, padded rows copied)", pad(g, 1, 0, 1, 0)});
+    Conv2dGeometry g = geom(1, 4, 21, 4, 6, 1, 3);
+    v.push_back({"row buffer: 1x3, top/bottom pad only (x rows in place, padded rows left out)", pad(g, 1, 0, 1, 0)});
+  }
+  {
+    Conv2dGeometry g = geom(2, 6, 20, 8, 5, 3, 3);
+    v.push_back(
+        {"row buffer: 3x3, top/bottom pad only (x rows in place, padded kernel rows left out)", pad(g, 1, 0, 1, 0)});
+  }
+  {
+    Conv2dGeometry g = geom(1, 7, 23, 16, 9, 5, 5);
+    g.stride_h = 2;
+    v.push_back({"row buffer: 5x5 stride_h 2, bottom pad 3 (x in place)", pad(g, 0, 0, 3, 0)});
   }
   {
     Conv2dGeometry g = geom(2, 6, 20, 64, 9, 5, 3);
@@ -144,8 +155,8 @@ std::vector<Case> cases() {
     v.push_back({"row buffer: 3x3 stride 1, 64 channels, batch 2 (rows shifted)", pad(g, 1, 1, 1, 1)});
   }
   {
-    Conv2dGeometry g = geom(1, 4, 16, 70, 5, 3, 3);
-    v.push_back({"row buffer: 3x3 stride 1, 70 channels (masked tails)", pad(g, 1, 1, 1, 1)});
+    Conv2dGeometry g = geom(1, 4, 16, 68, 5, 3, 3);
+    v.push_back({"row buffer: 3x3 stride 1, 68 channels (masked tails)", pad(g, 1, 1, 1, 1)});
   }
   {
     Conv2dGeometry g = geom(1, 3, 16, 128, 9, 3, 3);
@@ -153,62 +164,62 @@ std::vector<Case> cases() {
   }
   {
     // Padding rows larger than the image: whole padded buffers shifted into and out of.
-    Conv2dGeometry g = geom(1, 2, 16, 3, 5, 3, 3);
-    v.push_back({"row buffer: padding larger than the image, 3 channels", pad(g, 4, 1, 4, 1)});
+    Conv2dGeometry g = geom(1, 2, 16, 4, 5, 3, 3);
+    v.push_back({"row buffer: padding larger than the image, 4 channels", pad(g, 4, 1, 4, 1)});
   }
   {
-    Conv2dGeometry g = geom(1, 5, 17, 1, 3, 2, 3);
-    v.push_back({"row buffer: 2x3 stride 1, 1 channel", pad(g, 0, 1, 1, 1)});
+    Conv2dGeometry g = geom(1, 5, 17, 4, 3, 2, 3);
+    v.push_back({"row buffer: 2x3 stride 1, 4 channels", pad(g, 0, 1, 1, 1)});
   }
   {
     // stride_h 2 = dilation_h 2: shift 1 slot of 5.
-    Conv2dGeometry g = geom(1, 11, 36, 7, 6, 5, 5);
+    Conv2dGeometry g = geom(1, 11, 36, 8, 6, 5, 5);
     g.stride_h = g.stride_w = 2;
     g.dilation_h = 2;
     v.push_back({"row buffer: 5x5 stride 2 dilation_h 2 (rows shifted by 1)", pad(g, 2, 2, 2, 2)});
   }
   {
     // stride_h 3 = kernel_h: nothing shared, every buffer refilled.
-    Conv2dGeometry g = geom(1, 10, 50, 5, 4, 3, 3);
+    Conv2dGeometry g = geom(1, 10, 50, 4, 4, 3, 3);
     g.stride_h = g.stride_w = 3;
     v.push_back({"row buffer: 3x3 stride 3 (no rows shared)", pad(g, 1, 1, 1, 1)});
   }
   // The fills' channel tails (1 and 3 above; 63, 65 here: one masked piece, a full piece and a
   // masked one) with each row-buffer shift, and padding wider or taller than the image.
   {
-    Conv2dGeometry g = geom(2, 4, 17, 63, 5, 3, 3);
-    v.push_back({"row buffer: 3x3 stride 1, 63 channels, batch 2 (shift 1)", pad(g, 1, 1, 1, 1)});
+    Conv2dGeometry g = geom(2, 4, 17, 63, 5, 3, 4);
+    v.push_back({"row buffer: 3x4 stride 1, 63 channels, batch 2 (rows reused)", pad(g, 1, 1, 1, 2)});
   }
   {
-    Conv2dGeometry g = geom(2, 7, 33, 65, 6, 3, 3);
+    Conv2dGeometry g = geom(2, 7, 33, 65, 6, 3, 4);
     g.stride_h = g.stride_w = 2;
-    v.push_back({"row buffer: 3x3 stride 2, 65 channels, batch 2 (shift 2)", pad(g, 1, 1, 1, 1)});
+    v.push_back({"row buffer: 3x4 stride 2, 65 channels, batch 2 (one row reused)", pad(g, 1, 1, 1, 2)});
   }
   {
     // stride_h 4 = 2 * dilation_h 2: shift 2 slots of 5.
-    Conv2dGeometry g = geom(1, 13, 18, 3, 4, 5, 3);
+    Conv2dGeometry g = geom(1, 13, 18, 4, 4, 5, 3);
     g.stride_h = 4;
     g.dilation_h = 2;
-    v.push_back({"row buffer: 5x3 stride_h 4 dilation_h 2, 3 channels (shift 2)", pad(g, 3, 1, 2, 1)});
+    v.push_back({"row buffer: 5x3 stride_h 4 dilation_h 2, 4 channels (rows reused 2 slots on)", pad(g, 3, 1, 2, 1)});
   }
   {
-    Conv2dGeometry g = geom(1, 2, 3, 1, 4, 3, 3);
-    v.push_back({"row buffer: padding wider and taller than the image, 1 channel", pad(g, 4, 10, 4, 10)});
+    Conv2dGeometry g = geom(1, 2, 3, 4, 4, 3, 3);
+    v.push_back({"row buffer: padding wider and taller than the image, 4 channels", pad(g, 4, 10, 4, 10)});
   }
   {
-    Conv2dGeometry g = geom(1, 2, 3, 65, 3, 3, 3);
+    Conv2dGeometry g = geom(1, 2, 3, 68, 3, 3, 3);
     g.stride_h = g.stride_w = 2;
-    v.push_back({"row buffer: padding wider and taller than the image, 65 channels, stride 2", pad(g, 5, 30, 5, 4)});
+    v.push_back({"row buffer: padding wider and taller than the image, 68 channels, stride 2", pad(g, 5, 30, 5, 4)});
   }
   {
     // stride_w 4 from 60 columns of left padding: the windows end before x's last two columns.
-    Conv2dGeometry g = geom(1, 3, 9, 65, 4, 3, 3);
+    Conv2dGeometry g = geom(1, 3, 9, 68, 4, 3, 3);
     g.stride_w = 4;
     v.push_back({"row buffer: stride_w 4, left padding wider than the image", pad(g, 1, 60, 1, 0)});
   }
   {
     // The windows end before x's first column: every column of the buffer is padding.
-    Conv2dGeometry g = geom(1, 4, 1, 63, 3, 3, 1);
+    Conv2dGeometry g = geom(1, 4, 1, 60, 3, 3, 1);
     g.stride_w = 3;
     v.push_back({"row buffer: 3x1 stride_w 3, no window reaches x", pad(g, 1, 50, 1, 0)});
   }
@@ -341,20 +352,33 @@ TEST_CASE("conv2d: every compiled path equals the direct reference on awkward ge
     pointwise += qsafe::detail::conv2d_is_pointwise(g) ? 1 : 0;
     row_buffer += qsafe::detail::conv2d_uses_row_buffer(g) ? 1 : 0;
     chunked += !qsafe::detail::conv2d_is_pointwise(g) && !qsafe::detail::conv2d_uses_row_buffer(g) &&
-                       qsafe::detail::conv2d_chunk_rows(g) < g.batch * g.out_h() * g.out_w()
+                       qsafe::detail::conv2d_chunk_rows(g, 1) < g.batch * g.out_h() * g.out_w()
                    ? 1
                    : 0;
   }
   CHECK(pointwise >= 2);
-  CHECK(row_buffer >= 2);
-  // The row buffer's shift (rows kept from the previous output row) by 0, 1 and 2 slots.
-  int shift[3] = {0, 0, 0};
-  for (const Case& c : all)
-    if (qsafe::detail::conv2d_uses_row_buffer(c.g) && c.g.kernel_h > 1)
-      ++shift[qsafe::detail::conv2d_row_buffer_shift(c.g) % 3];
-  CHECK(shift[0] >= 1);
-  CHECK(shift[1] >= 2);
-  CHECK(shift[2] >= 1);
+  CHECK(row_buffer >= 12);
+  // The row path reads x in place and from padded slots, leaves padded kernel rows out of K, and
+  // meets output rows whose every kernel row is padding.
+  int in_place = 0, slots = 0, rows_left_out = 0, all_padding = 0;
+  for (const Case& c : all) {
+    const Conv2dGeometry& g = c.g;
+    if (!qsafe::detail::conv2d_uses_row_buffer(g)) continue;
+    (qsafe::detail::conv2d_rows_in_place(g) ? in_place : slots) += 1;
+    for (std::int64_t oh = 0; oh < g.out_h(); ++oh) {
+      std::int64_t inside = 0;
+      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
+        const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
+        inside += ih >= 0 && ih < g.in_h ? 1 : 0;
+      }
+      rows_left_out += inside < g.kernel_h && inside > 0 ? 1 : 0;
+      all_padding += inside == 0 ? 1 : 0;
+    }
+  }
+  CHECK(in_place >= 3);
+  CHECK(slots >= 8);
+  CHECK(rows_left_out >= 10);
+  CHECK(all_padding >= 2);
   CHECK(chunked >= 1);
   for_each_arch(qsafe_test::kernel_paths{}, [&](auto isa) {
     using Isa = decltype(isa);

@@ -21,23 +21,26 @@
 //
 // How it runs (docs/kernels.md, "Convolution (conv2d)"): the GEMM's micro-kernels and output
 // stages, once per group, with M = output pixels, N = out_channels / groups and
-// K = kernel_w * kernel_h * (in_channels / groups) in (kw, kh, ic) order (the packed weights'
+// K = kernel_h * kernel_w * (in_channels / groups) in (kh, kw, ic) order (the packed weights'
 // order). Where A comes from:
 //   1x1, stride 1, no padding     x itself (row stride in_channels; a group is a column offset);
-//   groups 1, dilation_w 1,       a row buffer per output row: buf[wp][kh][c] for the window's
-//   output rows >= 16 wide        input columns; pixel ow's A row starts at ow * stride_w *
-//                                 kernel_h * C and rows overlap (row stride < K), so the buffer
-//                                 holds kernel_h input rows, not kernel_h * kernel_w copies
-//                                 (kernel_h 1 without column padding: x's row itself, no copy);
-//   anything else, or any         im2col rows in chunks of at most kConv2dIm2colBudget bytes
-//   convolution given a pool      (the workspace does not grow with the image; the GEMM splits
+//   groups 1, dilation_w 1,       the row path, one GEMM per output row: pixel ow's A row is, per
+//   kernel_w * C % 4 == 0,        kernel row kh, the kernel_w * C values of input row ih(kh) from
+//   kernel_h <= 16, output rows   column ow * stride_w on (a piece, PiecewiseA in
+//   >= 7 wide (16 on AVX2),       detail/ukernel.hpp). Input rows are read from x in place when
+//   single-threaded               the window needs no column padding, else from slots holding one
+//                                 padded input row each, filled once and reused by every output
+//                                 row that needs them (stride 1: one new input row per output
+//                                 row). Kernel rows that lie wholly in the top or bottom padding
+//                                 are left out of K (the packed weights keep per-kernel-row
+//                                 column sums for the zero-point correction of what is left);
+//   anything else                 im2col rows in chunks of at most kConv2dIm2colBudget bytes
+//                                 (the workspace does not grow with the image; the GEMM splits
 //                                 each chunk's rows and panels into tasks).
 // Padding is written as x_zp. The fills are in detail/conv_fill.hpp (ZMM copies on the AVX-512
-// path). When dilation_h divides stride_h, the row buffer of the next output row moves the kernel
-// rows it shares with the current one down in place (L1 to L1) and reads only the new rows from x
-// (stride 1, 3x3: one input row per output row instead of three). The micro-kernels only read
-// A, so overlapping rows are safe; this header calls the GEMM driver (detail::run_gemm) directly
-// after its own checks, since the public gemm() rejects a row stride shorter than a row.
+// path). The micro-kernels only read A, so overlapping rows are safe; this header calls the GEMM
+// driver (detail::run_gemm) directly after its own checks, since the public gemm() rejects a row
+// stride shorter than a row.
 //
 // Paths: conv2d<arch::avx2>(...) forces one path (unsupported_arch if not compiled or not on this
 // CPU; invalid_argument for weights packed for another path); conv2d(...) runs the path the
@@ -70,9 +73,15 @@ namespace qsafe {
 // Largest im2col chunk conv2d copies at a time (bytes). Sized to stay in a 1 MB L2 next to the
 // weight panels; the chunk is at least one register tile of rows whatever K is.
 inline constexpr std::int64_t kConv2dIm2colBudget = 256 * 1024;
-// Narrowest output row the row-buffer path takes (narrower rows leave register tiles part empty,
-// so im2col over many rows is faster there).
+// Narrowest output row the row path takes (narrower rows leave register tiles part empty, so
+// im2col over many rows is faster there): 7 on paths that read A in place (a 7 x 7 or 14 x 14
+// output is whole 7-row AVX-512 tiles, and the row path leaves the padded kernel rows out: 14 x 14
+// x 256 3x3 1.01x -> 1.07x oneDNN, 7 x 7 x 512 1.12x -> 1.20x); 16 on paths that pack A (AVX2
+// widens every GEMM call's A: 5 % slower per 14-pixel row than im2col's few large calls).
 inline constexpr std::int64_t kConv2dRowBufferMinWidth = 16;
+inline constexpr std::int64_t kConv2dRowBufferMinWidthInPlace = 7;
+// Most kernel rows the row path takes (its pieces' pointers live on the stack).
+inline constexpr std::int64_t kConv2dRowPathMaxKernelH = 16;
 
 // Convolution weights packed for one path: one PackedWeights per group (N = out_channels /
 // groups, K = depth()), back to back in the caller's storage. A non-owning view.
@@ -96,7 +105,18 @@ class PackedConv2dWeights {
   PackedWeights group(std::int64_t g) const noexcept {
     return PackedWeights::over(layout_, base_ + static_cast<std::size_t>(g) * group_bytes_);
   }
+  // Column sums of group g over kernel row kh alone (n_padded of them, for each kh in turn): the
+  // row path's zero-point correction when it leaves padded kernel rows out of K.
+  const std::int32_t* kernel_row_sums(std::int64_t g) const noexcept {
+    return row_sums_ + g * kernel_h_ * PackedWeights::round_up(layout_.n, layout_.nr);
+  }
 
+  // Bytes of storage for geometry g's weights packed as l (groups x the GEMM layout, then the
+  // kernel-row sums; alignment slack included).
+  static constexpr std::size_t storage_bytes(const Conv2dGeometry& g, const PackedWeights::Layout& l) noexcept {
+    return PackedWeights::storage_bytes(l) * static_cast<std::size_t>(g.groups) + 3 +
+           static_cast<std::size_t>(g.groups * g.kernel_h * PackedWeights::round_up(l.n, l.nr)) * 4;
+  }
   // Used by pack_conv2d_weights only.
   static PackedConv2dWeights over(const Conv2dGeometry& g, const PackedWeights::Layout& l, std::byte* base) noexcept {
     PackedConv2dWeights w;
@@ -108,12 +128,19 @@ class PackedConv2dWeights {
     w.kernel_h_ = g.kernel_h;
     w.kernel_w_ = g.kernel_w;
     w.groups_ = g.groups;
+    std::byte* sums = base + w.group_bytes_ * static_cast<std::size_t>(g.groups);
+    sums += (4 - reinterpret_cast<std::uintptr_t>(sums) % 4) % 4;
+    w.row_sums_ = reinterpret_cast<std::int32_t*>(sums);
     return w;
+  }
+  std::int32_t* mutable_kernel_row_sums(std::int64_t g) const noexcept {
+    return const_cast<std::int32_t*>(kernel_row_sums(g));
   }
 
  private:
   PackedWeights::Layout layout_{arch::Id::none, 0, 0, 0, 0, 0, 0};
   std::byte* base_ = nullptr;
+  const std::int32_t* row_sums_ = nullptr;
   std::size_t group_bytes_ = 0;
   std::int64_t out_channels_ = 0, in_channels_ = 0, kernel_h_ = 0, kernel_w_ = 0, groups_ = 0;
 };
@@ -126,27 +153,42 @@ constexpr bool conv2d_is_pointwise(const Conv2dGeometry& g) noexcept {
          g.pad_left == 0 && g.pad_bottom == 0 && g.pad_right == 0;
 }
 
-// Whether conv2d reads A from a row buffer (one output row at a time, overlapping A rows): every
-// convolution with groups == 1 and dilation_w == 1 whose output rows are wide enough to fill
-// register tiles; the rest use im2col chunks.
-constexpr bool conv2d_uses_row_buffer(const Conv2dGeometry& g, bool threaded = false) noexcept {
-  return !threaded && !conv2d_is_pointwise(g) && g.groups == 1 && g.dilation_w == 1 &&
-         g.out_w() >= kConv2dRowBufferMinWidth;
+// Whether conv2d runs the row path (one GEMM per output row, A in pieces of input rows; see the
+// top of this file): groups 1, dilation_w 1, pieces (kernel_w * C values) a multiple of 4 long,
+// output rows wide enough to fill register tiles, single-threaded; the rest use im2col chunks.
+// min_width: kConv2dRowBufferMinWidth (the default: every path takes these) or, for a path
+// whose micro-kernel reads A in place, kConv2dRowBufferMinWidthInPlace (conv2d_row_min_width).
+constexpr bool conv2d_uses_row_buffer(const Conv2dGeometry& g, bool threaded = false,
+                                      std::int64_t min_width = kConv2dRowBufferMinWidth) noexcept {
+  return !threaded && !conv2d_is_pointwise(g) && g.groups == 1 && g.dilation_w == 1 && g.out_w() >= min_width &&
+         g.kernel_h <= kConv2dRowPathMaxKernelH && (g.kernel_w * g.in_channels) % 4 == 0;
+}
+template <class Isa>
+constexpr std::int64_t conv2d_row_min_width() noexcept {
+  return packs_a<GemmUkernel<Isa>>::value ? kConv2dRowBufferMinWidth : kConv2dRowBufferMinWidthInPlace;
 }
 
-// Kernel rows the row buffer of output row oh + 1 shares with that of row oh, shifted down by
-// this many slots: row oh + 1's slot kh holds input row (oh + 1) * stride_h - pad_top + kh *
-// dilation_h, which is row oh's slot kh + stride_h / dilation_h when dilation_h divides stride_h.
-// 0 (refill every slot) when nothing is shared.
-constexpr std::int64_t conv2d_row_buffer_shift(const Conv2dGeometry& g) noexcept {
-  return g.stride_h % g.dilation_h == 0 && g.stride_h / g.dilation_h < g.kernel_h ? g.stride_h / g.dilation_h : 0;
+// Whether the row path reads x's rows in place (the window needs no column padding).
+constexpr bool conv2d_rows_in_place(const Conv2dGeometry& g) noexcept {
+  return g.pad_left == 0 && conv2d_row_buffer_columns(g) <= g.in_w;
+}
+
+// The row path's slots: kernel_h padded input rows (none when x is read in place), then one
+// all-padding row for output rows whose every kernel row lies in the padding. Bytes per slot.
+constexpr std::int64_t conv2d_row_slots(const Conv2dGeometry& g) noexcept {
+  return (conv2d_rows_in_place(g) ? 0 : g.kernel_h) + 1;
+}
+constexpr std::int64_t conv2d_row_slot_bytes(const Conv2dGeometry& g) noexcept {
+  return (conv2d_row_buffer_columns(g) * g.in_channels + 63) / 64 * 64;
 }
 
 // Output pixels per im2col chunk: as few chunks as keep each under kConv2dIm2colBudget (at least
 // 24 rows whatever K is), balanced so the last chunk is not a sliver (each chunk streams all the
-// weights once), and a multiple of 24 rows (whole register tiles on every path) where rounding up
-// does not add a chunk.
-constexpr std::int64_t conv2d_chunk_rows(const Conv2dGeometry& g) noexcept {
+// weights once), and a multiple of tile_rows (the path's register tile height, GemmUkernel::kMr)
+// where rounding up does not add a chunk: a chunk ending in a short rest tile runs that tile's
+// rows at a fraction of the full tile's rate (14x14x256 3x3 on AVX-512: 196 rows in chunks of 120
+// and 76 ended in 1-, 4- and 2-row tiles; in 98 + 98 = 2 x 14 x 7 rows, none).
+constexpr std::int64_t conv2d_chunk_rows(const Conv2dGeometry& g, std::int64_t tile_rows) noexcept {
   const std::int64_t m = g.batch * g.out_h() * g.out_w();
   const std::int64_t row_bytes = g.depth() * g.groups;
   std::int64_t max_rows = kConv2dIm2colBudget / row_bytes;
@@ -154,8 +196,12 @@ constexpr std::int64_t conv2d_chunk_rows(const Conv2dGeometry& g) noexcept {
   if (m <= max_rows) return m;
   const std::int64_t chunks = (m + max_rows - 1) / max_rows;
   const std::int64_t rows = (m + chunks - 1) / chunks;
-  const std::int64_t rounded = (rows + 23) / 24 * 24;
+  const std::int64_t rounded = (rows + tile_rows - 1) / tile_rows * tile_rows;
   return (m + rounded - 1) / rounded == chunks ? rounded : rows;
+}
+template <class Isa>
+constexpr std::int64_t conv2d_chunk_rows(const Conv2dGeometry& g) noexcept {
+  return conv2d_chunk_rows(g, GemmUkernel<Isa>::kMr);
 }
 
 template <class Isa>
@@ -222,11 +268,96 @@ std::size_t conv2d_workspace_bytes(const Conv2dGeometry& g, bool threaded) noexc
   const std::int64_t m = g.batch * g.out_h() * g.out_w();
   const std::int64_t k_padded = PackedWeights::round_up(g.depth(), U::kKPad);
   if (conv2d_is_pointwise(g)) return workspace_bytes<U>(m, k_padded);
-  if (conv2d_uses_row_buffer(g, threaded))
-    return static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64 +
-           workspace_bytes<U>(g.out_w(), k_padded);
-  const std::int64_t rows = conv2d_chunk_rows(g);
+  if (conv2d_uses_row_buffer(g, threaded,
+                             conv2d_row_min_width<Isa>()))  // slots, the column sums of a partial K, the GEMM's
+    return static_cast<std::size_t>(conv2d_row_slots(g) * conv2d_row_slot_bytes(g) +
+                                    PackedWeights::round_up(g.out_channels, U::kNr) * 4) +
+           64 + workspace_bytes<U>(g.out_w(), k_padded);
+  const std::int64_t rows = conv2d_chunk_rows<Isa>(g);
   return static_cast<std::size_t>(rows * g.depth() * g.groups) + 64 + workspace_bytes<U>(rows, k_padded);
+}
+
+// The row path (see the top of this file): one GEMM per output row over pieces of input rows.
+template <class Isa, class AType, class Pipeline, class Out>
+void run_conv2d_rows(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, const PackedConv2dWeights& w,
+                     const Pipeline& pipeline, Out* y, Span<std::byte> workspace) noexcept {
+  // K left out in front (kh_lo * piece_len, a multiple of 4) must start a panel k group.
+  static_assert(4 % GemmUkernel<Isa>::kKr == 0, "a piece must hold whole k groups");
+  const std::int32_t zp = x_zp;
+  const Span<const std::int32_t> zp_span(&zp, 1);
+  const PackedWeights pw = w.group(0);
+  const std::int64_t kh_n = g.kernel_h, ow_n = g.out_w(), oh_n = g.out_h(), c = g.in_channels;
+  const std::int64_t n_padded = pw.n_padded();
+  const std::int64_t piece_len = g.kernel_w * c, row_len = g.in_w * c;
+  const bool in_place = conv2d_rows_in_place(g);
+  // Workspace: the slots, then the column sums of a partial K, then the GEMM's own.
+  AType* slots = reinterpret_cast<AType*>(workspace.data() + align64_offset(workspace.data()));
+  const std::int64_t slot_bytes = conv2d_row_slot_bytes(g), n_slots = conv2d_row_slots(g);
+  std::int32_t* partial_sums = reinterpret_cast<std::int32_t*>(slots + n_slots * slot_bytes);
+  const std::size_t used =
+      static_cast<std::size_t>(reinterpret_cast<std::byte*>(partial_sums + n_padded) - workspace.data());
+  const Span<std::byte> gemm_ws(workspace.data() + used, workspace.size() - used);
+  AType* const padding_row = slots + (n_slots - 1) * slot_bytes;
+  bool padding_row_filled = false;
+  // Which input row (n * in_h + ih) each slot holds, -1 for none.
+  std::int64_t held[kConv2dRowPathMaxKernelH];
+  for (std::int64_t i = 0; i < kConv2dRowPathMaxKernelH; ++i) held[i] = -1;
+  const AType* piece[kConv2dRowPathMaxKernelH];
+  const std::int32_t* row_sums = w.kernel_row_sums(0);
+  for (std::int64_t n = 0; n < g.batch; ++n)
+    for (std::int64_t oh = 0; oh < oh_n; ++oh) {
+      const std::int64_t ih0 = oh * g.stride_h - g.pad_top, dh = g.dilation_h;
+      // Kernel rows [kh_lo, kh_hi) lie inside the input; the others meet only padding (x_zp,
+      // contributing nothing) and are left out of K.
+      std::int64_t kh_lo = 0, kh_hi = kh_n;
+      while (kh_lo < kh_n && ih0 + kh_lo * dh < 0) ++kh_lo;
+      while (kh_hi > kh_lo && ih0 + (kh_hi - 1) * dh >= g.in_h) --kh_hi;
+      int pieces = 0;
+      if (kh_lo == kh_hi) {
+        // Every kernel row in the padding: one all-padding piece against kernel row 0 (its
+        // products cancel in the correction, so the accumulators are 0).
+        if (!padding_row_filled) fill_padded_row(Isa{}, g, x, static_cast<AType>(x_zp), n, -1, padding_row);
+        padding_row_filled = true;
+        kh_lo = 0;
+        kh_hi = 1;
+        piece[pieces++] = padding_row;
+      } else if (in_place) {
+        for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh) piece[pieces++] = x + (n * g.in_h + ih0 + kh * dh) * row_len;
+      } else {
+        // Slots holding a row this output row needs stay; the rest take its other rows.
+        bool keep[kConv2dRowPathMaxKernelH] = {};
+        std::int64_t slot_of[kConv2dRowPathMaxKernelH];
+        for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh) {
+          slot_of[kh] = -1;
+          for (std::int64_t i = 0; i < kh_n; ++i)
+            if (held[i] == n * g.in_h + ih0 + kh * dh) {
+              slot_of[kh] = i;
+              keep[i] = true;
+            }
+        }
+        std::int64_t free_slot = 0;
+        for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh) {
+          if (slot_of[kh] < 0) {
+            while (keep[free_slot]) ++free_slot;
+            keep[free_slot] = true;
+            slot_of[kh] = free_slot;
+            held[free_slot] = n * g.in_h + ih0 + kh * dh;
+            fill_padded_row(Isa{}, g, x, static_cast<AType>(x_zp), n, ih0 + kh * dh, slots + free_slot * slot_bytes);
+          }
+          piece[pieces++] = slots + slot_of[kh] * slot_bytes;
+        }
+      }
+      const std::int32_t* sums = pw.col_sums();
+      if (kh_hi - kh_lo != kh_n) {
+        for (std::int64_t j = 0; j < n_padded; ++j) partial_sums[j] = 0;
+        for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh)
+          for (std::int64_t j = 0; j < n_padded; ++j) partial_sums[j] += row_sums[kh * n_padded + j];
+        sums = partial_sums;
+      }
+      const PiecewiseA<AType> a{piece, pieces, piece_len, g.stride_w * c, ow_n, pieces * piece_len};
+      const MatrixView<Out> cv(y + (n * oh_n + oh) * ow_n * g.out_channels, ow_n, g.out_channels, g.out_channels);
+      run_gemm_pieces<Isa>(a, zp_span, pw, kh_lo * piece_len, sums, pipeline, cv, gemm_ws, ParallelFor{});
+    }
 }
 
 template <class Isa, class AType, class Pipeline, class Out>
@@ -254,29 +385,11 @@ void run_conv2d(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp, cons
     run_groups(x, g.in_channels, 0, m, icg, workspace);
     return;
   }
-  if (conv2d_uses_row_buffer(g, parallel.run != nullptr)) {
-    AType* buf = reinterpret_cast<AType*>(workspace.data() + align64_offset(workspace.data()));
-    const std::size_t buf_bytes =
-        static_cast<std::size_t>(conv2d_row_buffer_columns(g) * g.kernel_h * g.in_channels) + 64;
-    const Span<std::byte> gemm_ws(workspace.data() + buf_bytes, workspace.size() - buf_bytes);
-    const std::int64_t ow_n = g.out_w(), oh_n = g.out_h();
-    const bool in_place = g.kernel_h == 1 && g.pad_left == 0 && conv2d_row_buffer_columns(g) <= g.in_w;
-    const std::int64_t shift = conv2d_row_buffer_shift(g);
-    for (std::int64_t n = 0; n < g.batch; ++n)
-      for (std::int64_t oh = 0; oh < oh_n; ++oh) {
-        // kernel_h 1 and no column padding: the buffer would be a copy of one input row segment.
-        const std::int64_t ih = oh * g.stride_h - g.pad_top;
-        const AType* a = buf;
-        if (in_place && ih >= 0 && ih < g.in_h) {
-          a = x + (n * g.in_h + ih) * g.in_w * g.in_channels;
-        } else {
-          fill_row_buffer(Isa{}, g, x, static_cast<AType>(x_zp), n, oh, buf, oh > 0 ? shift : 0);
-        }
-        run_groups(a, g.stride_w * g.kernel_h * g.in_channels, (n * oh_n + oh) * ow_n, ow_n, 0, gemm_ws);
-      }
+  if (conv2d_uses_row_buffer(g, parallel.run != nullptr, conv2d_row_min_width<Isa>())) {
+    run_conv2d_rows<Isa>(g, x, x_zp, w, pipeline, y, workspace);
     return;
   }
-  const std::int64_t chunk = conv2d_chunk_rows(g);
+  const std::int64_t chunk = conv2d_chunk_rows<Isa>(g);
   const std::int64_t ld = depth * g.groups;
   AType* col = reinterpret_cast<AType*>(workspace.data() + align64_offset(workspace.data()));
   const std::size_t col_bytes = static_cast<std::size_t>(chunk * ld) + 64;
@@ -297,8 +410,7 @@ template <class Isa = arch::automatic>
 std::size_t conv2d_packed_weights_size(const Conv2dGeometry& g) noexcept {
   if (!detail::conv2d_sizes_ok(g)) return 0;
   return detail::with_isa<Isa>([&](auto isa) noexcept {
-    return PackedWeights::storage_bytes(detail::conv2d_group_layout<decltype(isa)>(g)) *
-           static_cast<std::size_t>(g.groups);
+    return PackedConv2dWeights::storage_bytes(g, detail::conv2d_group_layout<decltype(isa)>(g));
   });
 }
 
@@ -317,8 +429,7 @@ Result<PackedConv2dWeights> pack_conv2d_weights(const Conv2dGeometry& g, Span<co
     using I = decltype(isa);
     using BElem = typename detail::GemmUkernel<I>::BElem;
     const PackedWeights::Layout l = detail::conv2d_group_layout<I>(g);
-    if (storage.size() < PackedWeights::storage_bytes(l) * static_cast<std::size_t>(g.groups))
-      return Status::workspace_too_small;
+    if (storage.size() < PackedConv2dWeights::storage_bytes(g, l)) return Status::workspace_too_small;
     if (storage.data() == nullptr) return Status::null_pointer;
     const PackedConv2dWeights packed = PackedConv2dWeights::over(g, l, storage.data());
     const std::int64_t icg = g.in_channels_per_group(), ocg = g.out_channels_per_group();
@@ -328,7 +439,9 @@ Result<PackedConv2dWeights> pack_conv2d_weights(const Conv2dGeometry& g, Span<co
       const std::int64_t kp = pw.k_padded();
       const int nr = pw.nr(), kr = pw.kr();
       std::int32_t* sums = pw.mutable_col_sums();
+      std::int32_t* row_sums = packed.mutable_kernel_row_sums(grp);  // [kh][n_padded]
       for (std::int64_t j = 0; j < pw.n_padded(); ++j) sums[j] = 0;
+      for (std::int64_t j = 0; j < kh_n * pw.n_padded(); ++j) row_sums[j] = 0;
       for (std::int64_t p = 0; p < pw.panels(); ++p) {
         BElem* panel = reinterpret_cast<BElem*>(pw.mutable_panels()) + p * kp * nr;
         for (std::int64_t i = 0; i < kp * nr; ++i) panel[i] = 0;
@@ -337,14 +450,18 @@ Result<PackedConv2dWeights> pack_conv2d_weights(const Conv2dGeometry& g, Span<co
           if (col >= ocg) break;
           const std::int8_t* wo = w.data() + (grp * ocg + col) * icg * kh_n * kw_n;  // OIHW row of oc
           std::int32_t sum = 0;
-          std::int64_t kk = 0;  // (kw, kh, ic) order, as im2col_rows writes A
-          for (std::int64_t kw = 0; kw < kw_n; ++kw)
-            for (std::int64_t kh = 0; kh < kh_n; ++kh)
+          std::int64_t kk = 0;  // (kh, kw, ic) order, as the fills write A
+          for (std::int64_t kh = 0; kh < kh_n; ++kh) {
+            std::int32_t row_sum = 0;
+            for (std::int64_t kw = 0; kw < kw_n; ++kw)
               for (std::int64_t ic = 0; ic < icg; ++ic, ++kk) {
                 const std::int8_t v = wo[(ic * kh_n + kh) * kw_n + kw];
                 panel[((kk / kr) * nr + jn) * kr + kk % kr] = static_cast<BElem>(v);
-                sum += v;  // |sum| <= 128 * kGemmMaxK < 2^31
+                row_sum += v;  // |sum| <= 128 * kGemmMaxK < 2^31
               }
+            row_sums[kh * pw.n_padded() + col] = row_sum;
+            sum += row_sum;
+          }
           sums[col] = sum;
         }
       }
@@ -355,10 +472,10 @@ Result<PackedConv2dWeights> pack_conv2d_weights(const Conv2dGeometry& g, Span<co
 
 // Scratch bytes conv2d<Isa>() needs for geometry g with these weights (arch::automatic: the path
 // the weights were packed for) and the same `parallel` argument conv2d() will get (a pool switches
-// the row-buffer strategy to im2col chunks, whose rows the GEMM splits into tasks). Single-threaded:
-// 0 for a 1x1 stride-1 unpadded convolution (x read in place) on paths that read A in place; one
-// row buffer (columns x kernel_h x in_channels bytes) for groups 1 / dilation_w 1 with output
-// rows >= kConv2dRowBufferMinWidth wide; else an im2col chunk (at most about kConv2dIm2colBudget).
+// the row path to im2col chunks, whose rows the GEMM splits into tasks). Single-threaded: 0 for a
+// 1x1 stride-1 unpadded convolution (x read in place) on paths that read A in place; for the row
+// path (see the top of this file) up to kernel_h + 1 padded input rows and out_channels column
+// sums; else an im2col chunk (at most about kConv2dIm2colBudget).
 // Plus what the GEMM path needs for those rows (AVX2 widens A). 0 for an invalid geometry.
 template <class Isa = arch::automatic>
 std::size_t conv2d_workspace_size(const Conv2dGeometry& g, const PackedConv2dWeights& w,

@@ -1,5 +1,5 @@
-// qsafe/kernel/detail/conv_fill.hpp: the copies conv2d makes to build its GEMM's A (the row
-// buffer and im2col rows, see conv2d.hpp), at the ISA of the path that runs the convolution.
+// qsafe/kernel/detail/conv_fill.hpp: the copies conv2d makes to build its GEMM's A (padded input
+// rows and im2col rows, see conv2d.hpp), at the ISA of the path that runs the convolution.
 //
 // Each fill's loop nest is written once, as a walk over the runs of channels it writes (copy a
 // run from x, or pad it with the zero point), generic over a copier that does those runs:
@@ -9,7 +9,7 @@
 //                     or store never touches the bytes outside its mask), the zero point broadcast
 //                     once into a register for the padding. It carries the VNNI path's target
 //                     attribute, so a baseline-compiled binary runs it only on that path.
-// fill_row_buffer / im2col_rows are overloads on the path's tag (conv2d's run_conv2d<Isa> passes
+// fill_padded_row / im2col_rows are overloads on the path's tag (conv2d's run_conv2d<Isa> passes
 // Isa{}; a tag converts to its nearest ancestor's overload): arch::scalar runs the walks with the
 // portable copier, arch::avx512_vnni with the AVX-512 one. Both write the same bytes: the fills
 // are plain copies of x and x_zp.
@@ -45,22 +45,17 @@ constexpr std::int64_t conv2d_row_buffer_columns(const Conv2dGeometry& g) noexce
   return (g.out_w() - 1) * g.stride_w + g.kernel_w;
 }
 
-// How the fills below copy: each walks its loop nest once (conv_fill_row_buffer_walk,
+// How the fills below copy: each walks its loop nest once (conv_fill_padded_row_walk,
 // conv_fill_im2col_walk) and hands every run of channels to a copier, the one thing that differs
 // between ISAs. A copier C has
 //   C::Run C::run(n)             a run of n bytes, with whatever C wants computed once per length;
 //   copy(dst, src, run)          dst[0:n] = src[0:n] (not overlapping);
-//   copy(dst, src, ConvFillRun64{})  the same for exactly 64 bytes (the common channel count);
-//   move_down(dst, src, run)     dst[0:n] = src[0:n] where src > dst and the two may overlap;
 //   pad(dst, run)                dst[0:n] = the zero point.
 // The walks are always-inline templates without a target attribute: the portable copier inlines
 // into them; the AVX-512 copier's functions carry the VNNI path's target attribute, so they cannot
 // be always-inline into a walk (GCC and Clang refuse: target mismatch) and are plain inline, and
 // the AVX-512 fills, which carry the attribute, are flattened: the walk and every copier call in it
 // are inlined into them.
-
-// A run of exactly 64 bytes.
-struct ConvFillRun64 {};
 
 // The portable copier: fixed-size memcpy pieces the compiler inlines (64 and 16 bytes; on a
 // baseline x86-64 build, 16-byte SSE loads and stores), memset for the padding.
@@ -84,96 +79,35 @@ struct ConvFillPortable {
     for (; i + 16 <= r.n; i += 16) std::memcpy(d + i, s + i, 16);
     if (i < r.n) std::memcpy(d + i, s + i, static_cast<std::size_t>(r.n - i));
   }
-  QSAFE_ALWAYS_INLINE static void copy(void* dst, const void* src, ConvFillRun64) noexcept {
-    std::memcpy(dst, src, 64);
-  }
-  // Ascending pieces, each read whole before it is written: a piece's store ends before the next
-  // piece's source starts (src > dst), so the overlap is safe.
-  QSAFE_ALWAYS_INLINE static void move_down(void* dst, const void* src, Run r) noexcept {
-    unsigned char* d = static_cast<unsigned char*>(dst);
-    const unsigned char* s = static_cast<const unsigned char*>(src);
-    std::int64_t i = 0;
-    for (; i + 16 <= r.n; i += 16) {  // one register each (a 64-byte piece would go through the stack)
-      unsigned char t[16];
-      std::memcpy(t, s + i, 16);
-      std::memcpy(d + i, t, 16);
-    }
-    if (i < r.n) std::memmove(d + i, s + i, static_cast<std::size_t>(r.n - i));
-  }
   QSAFE_ALWAYS_INLINE void pad(void* dst, Run r) const noexcept { std::memset(dst, zp, static_cast<std::size_t>(r.n)); }
 };
 
-// The row buffer of output row (n, oh): for each input column wp of the window's span and each
-// kernel row kh, the in_channels values of that pixel (x_zp off the input):
-//   buf[wp][kh][c] = x[n][oh * stride_h - pad_top + kh * dilation_h][wp - pad_left][c]
-// Output pixel ow's GEMM row is then buf + ow * stride_w * kernel_h * C: kernel_w * kernel_h * C
-// consecutive values in (kw, kh, c) order, the packed weights' K order. Consecutive rows overlap
-// (row stride < K), which the micro-kernels allow: they only read A.
-// shift > 0 (conv2d_row_buffer_shift): buf holds row oh - 1's buffer, whose slots [shift, kh)
-// are this row's [0, kh - shift); only the last shift slots are read from x.
+// One padded input row of the row path (conv2d.hpp): columns [0, cols) of the window's span,
+//   slot[wp][c] = x[n][ih][wp - pad_left][c]   (x_zp where wp - pad_left is off the input, and
+//                                               everywhere if ih is off the input)
+// cols = conv2d_row_buffer_columns(g). Output pixel ow's piece of this kernel row is then
+// slot + ow * stride_w * C: kernel_w * C consecutive values in (kw, c) order.
 template <class Copier, class AType>
-QSAFE_ALWAYS_INLINE void conv_fill_row_buffer_walk(const Copier& cp, const Conv2dGeometry& g, const AType* x,
-                                                   std::int64_t n, std::int64_t oh, AType* buf,
-                                                   std::int64_t shift) noexcept {
-  const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels, kh_n = g.kernel_h;
-  const std::int64_t pitch = kh_n * c;  // buffer elements per input column
-  const typename Copier::Run run_c = cp.run(c);
+QSAFE_ALWAYS_INLINE void conv_fill_padded_row_walk(const Copier& cp, const Conv2dGeometry& g, const AType* x,
+                                                   std::int64_t n, std::int64_t ih, AType* slot) noexcept {
+  const std::int64_t cols = conv2d_row_buffer_columns(g), c = g.in_channels;
+  if (ih < 0 || ih >= g.in_h) {
+    cp.pad(slot, cp.run(cols * c));
+    return;
+  }
   // Columns [0, lo) and [hi, cols) are padding; [lo, hi) lie inside the input (lo = pad_left
   // when that range is not empty: its first column is x's first).
   const std::int64_t lo = g.pad_left < cols ? g.pad_left : cols;
   const std::int64_t hi_in = g.pad_left + g.in_w;
   const std::int64_t hi = hi_in < cols ? hi_in : cols;
-  if (shift > 0) {
-    // Slots [shift, kh_n) of each column move down to [0, kh_n - shift) as one run.
-    const std::int64_t kept = (kh_n - shift) * c;
-    const typename Copier::Run run_kept = cp.run(kept);
-    if (shift == 1) {
-      // One new slot: move and fill column by column, in one pass over the buffer; the new slot
-      // is x's row ih over columns [in_lo, in_hi), padding elsewhere.
-      const std::int64_t ih = oh * g.stride_h - g.pad_top + (kh_n - 1) * g.dilation_h;
-      const bool row_in = ih >= 0 && ih < g.in_h;
-      const std::int64_t in_lo = row_in ? lo : cols, in_hi = row_in ? hi : cols;
-      const AType* src = x + (n * g.in_h + (row_in ? ih : 0)) * g.in_w * c;  // column in_lo: x's first
-      AType* d = buf;
-      std::int64_t wp = 0;
-      for (; wp < in_lo; ++wp, d += pitch) {
-        cp.move_down(d, d + c, run_kept);
-        cp.pad(d + kept, run_c);
-      }
-      for (; wp < in_hi; ++wp, d += pitch, src += c) {
-        cp.move_down(d, d + c, run_kept);
-        cp.copy(d + kept, src, run_c);
-      }
-      for (; wp < cols; ++wp, d += pitch) {
-        cp.move_down(d, d + c, run_kept);
-        cp.pad(d + kept, run_c);
-      }
-      return;
-    }
-    for (std::int64_t wp = 0; wp < cols; ++wp) cp.move_down(buf + wp * pitch, buf + wp * pitch + shift * c, run_kept);
-  }
-  for (std::int64_t kh = shift > 0 ? kh_n - shift : 0; kh < kh_n; ++kh) {
-    const std::int64_t ih = oh * g.stride_h - g.pad_top + kh * g.dilation_h;
-    AType* dst = buf + kh * c;
-    if (ih < 0 || ih >= g.in_h) {
-      for (std::int64_t wp = 0; wp < cols; ++wp) cp.pad(dst + wp * pitch, run_c);
-      continue;
-    }
-    for (std::int64_t wp = 0; wp < lo; ++wp) cp.pad(dst + wp * pitch, run_c);
-    const AType* src = x + (n * g.in_h + ih) * g.in_w * c;  // column lo: x's first
-    AType* d = dst + lo * pitch;
-    if (c == 64) {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) cp.copy(d, src, ConvFillRun64{});
-    } else {
-      for (std::int64_t wp = lo; wp < hi; ++wp, src += c, d += pitch) cp.copy(d, src, run_c);
-    }
-    for (std::int64_t wp = hi; wp < cols; ++wp) cp.pad(dst + wp * pitch, run_c);
-  }
+  if (lo > 0) cp.pad(slot, cp.run(lo * c));
+  if (hi > lo) cp.copy(slot + lo * c, x + (n * g.in_h + ih) * g.in_w * c, cp.run((hi - lo) * c));
+  if (cols > hi) cp.pad(slot + hi * c, cp.run((cols - hi) * c));
 }
 
 // Rows [row_begin, row_begin + rows) of the im2col matrix: row r is output pixel r (NHWC order),
-// laid out group by group, each group K = depth() values in (kw, kh, ic) order:
-//   col[r][g * depth + (kw * kernel_h + kh) * icg + ic] = x[n][ih][iw][g * icg + ic]  (x_zp off the input)
+// laid out group by group, each group K = depth() values in (kh, kw, ic) order:
+//   col[r][g * depth + (kh * kernel_w + kw) * icg + ic] = x[n][ih][iw][g * icg + ic]  (x_zp off the input)
 template <class Copier, class AType>
 QSAFE_ALWAYS_INLINE void conv_fill_im2col_walk(const Copier& cp, const Conv2dGeometry& g, const AType* x,
                                                std::int64_t row_begin, std::int64_t rows, AType* col) noexcept {
@@ -187,13 +121,13 @@ QSAFE_ALWAYS_INLINE void conv_fill_im2col_walk(const Copier& cp, const Conv2dGeo
   std::int64_t ow = row_begin % ow_n, oh = (row_begin / ow_n) % oh_n, n = row_begin / (ow_n * oh_n);
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int64_t iw0 = ow * g.stride_w - g.pad_left, ih0 = oh * g.stride_h - g.pad_top;
-    AType* d = col + r * ld;  // the taps in (kw, kh) order, icg apart
-    for (std::int64_t kw = 0; kw < kw_n; ++kw) {
-      const std::int64_t iw = iw0 + kw * dil_w;
-      const bool w_in = iw >= 0 && iw < in_w;
-      for (std::int64_t kh = 0; kh < kh_n; ++kh, d += icg) {
-        const std::int64_t ih = ih0 + kh * dil_h;
-        if (w_in && ih >= 0 && ih < in_h) {
+    AType* d = col + r * ld;  // the taps in (kh, kw) order, icg apart
+    for (std::int64_t kh = 0; kh < kh_n; ++kh) {
+      const std::int64_t ih = ih0 + kh * dil_h;
+      const bool h_in = ih >= 0 && ih < in_h;
+      for (std::int64_t kw = 0; kw < kw_n; ++kw, d += icg) {
+        const std::int64_t iw = iw0 + kw * dil_w;
+        if (h_in && iw >= 0 && iw < in_w) {
           const AType* src = x + ((n * in_h + ih) * in_w + iw) * c;
           for (std::int64_t grp = 0; grp < groups; ++grp) cp.copy(d + grp * depth, src + grp * icg, run_icg);
         } else {
@@ -213,9 +147,9 @@ QSAFE_ALWAYS_INLINE void conv_fill_im2col_walk(const Copier& cp, const Conv2dGeo
 
 // The fills conv2d calls: the walks with the path's copier (see the top of this file).
 template <class AType>
-void fill_row_buffer(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t n, std::int64_t oh,
-                     AType* buf, std::int64_t shift = 0) noexcept {
-  conv_fill_row_buffer_walk(ConvFillPortable(x_zp), g, x, n, oh, buf, shift);
+void fill_padded_row(arch::scalar, const Conv2dGeometry& g, const AType* x, AType x_zp, std::int64_t n, std::int64_t ih,
+                     AType* slot) noexcept {
+  conv_fill_padded_row_walk(ConvFillPortable(x_zp), g, x, n, ih, slot);
 }
 
 template <class AType>
@@ -257,11 +191,6 @@ struct ConvFillAvx512 {
     for (; i + 64 <= r.n; i += 64) _mm512_storeu_si512(d + i, _mm512_loadu_si512(s + i));
     if (i < r.n) _mm512_mask_storeu_epi8(d + i, r.tail, _mm512_maskz_loadu_epi8(r.tail, s + i));
   }
-  QSAFE_TARGET_AVX512_VNNI static void copy(void* dst, const void* src, ConvFillRun64) noexcept {
-    _mm512_storeu_si512(dst, _mm512_loadu_si512(src));
-  }
-  // Ascending pieces, each loaded before it is stored: copy's order is already overlap-safe.
-  QSAFE_TARGET_AVX512_VNNI static void move_down(void* dst, const void* src, Run r) noexcept { copy(dst, src, r); }
   QSAFE_TARGET_AVX512_VNNI void pad(void* dst, Run r) const noexcept {
     char* d = static_cast<char*>(dst);
     std::int64_t i = 0;
@@ -273,11 +202,10 @@ struct ConvFillAvx512 {
 // flatten: the walk (always-inline) and every copier call it makes are inlined here, where the
 // target attribute lets them inline.
 template <class AType>
-QSAFE_TARGET_AVX512_VNNI QSAFE_CONV_FILL_FLATTEN void fill_row_buffer(arch::avx512_vnni, const Conv2dGeometry& g,
+QSAFE_TARGET_AVX512_VNNI QSAFE_CONV_FILL_FLATTEN void fill_padded_row(arch::avx512_vnni, const Conv2dGeometry& g,
                                                                       const AType* x, AType x_zp, std::int64_t n,
-                                                                      std::int64_t oh, AType* buf,
-                                                                      std::int64_t shift = 0) noexcept {
-  conv_fill_row_buffer_walk(ConvFillAvx512(x_zp), g, x, n, oh, buf, shift);
+                                                                      std::int64_t ih, AType* slot) noexcept {
+  conv_fill_padded_row_walk(ConvFillAvx512(x_zp), g, x, n, ih, slot);
 }
 
 template <class AType>

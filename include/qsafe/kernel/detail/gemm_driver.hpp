@@ -22,31 +22,37 @@ namespace detail {
 template <class Isa, class AType, class Out, class Pipeline>
 struct GemmDriver {
   using Ukernel = GemmUkernel<Isa>;
+  using BElem = typename Ukernel::BElem;
   // Rows per task: a few register tiles, so small M still yields one task per panel.
   static constexpr std::int64_t kRowBlock = 16 * Ukernel::kMr;
 
-  MatrixView<const AType> a;
+  PiecewiseA<AType> a;
   const PackedWeights* w;
   GemmEpilogue<Out, Pipeline> epi;
   std::int64_t row_blocks;
   const void* a_packed;
+  std::int64_t k_begin;          // the panels' first k row A meets (a multiple of kKPad)
+  const std::int32_t* col_sums;  // sums over the k rows A meets, n_padded of them
 
   std::int64_t tasks() const noexcept { return w->panels() * row_blocks; }
 
   void run_tasks(std::int64_t begin, std::int64_t end) const noexcept {
     GemmTask<AType> t;
-    t.a = a.data();
-    t.lda = a.row_stride();
-    t.k = w->k();
-    t.k_padded = w->k_padded();
+    t.piece = a.piece;
+    t.pieces = a.pieces;
+    t.piece_len = a.piece_len;
+    t.lda = a.lda;
+    t.k = a.k;
+    t.k_padded = PackedWeights::round_up(a.k, Ukernel::kKPad);
     t.a_packed = a_packed;
     for (std::int64_t task = begin; task < end; ++task) {
       const std::int64_t p = task / row_blocks;
       const std::int64_t rb = task % row_blocks;
       t.row_begin = rb * kRowBlock;
-      t.row_end = t.row_begin + kRowBlock < a.rows() ? t.row_begin + kRowBlock : a.rows();
-      t.panel = w->panel(p);
-      t.col_sums = w->col_sums() + p * Ukernel::kNr;
+      t.row_end = t.row_begin + kRowBlock < a.rows ? t.row_begin + kRowBlock : a.rows;
+      // Panel layout [k / kKr][kNr][kKr]: k row k_begin starts k_begin * kNr elements in.
+      t.panel = static_cast<const BElem*>(w->panel(p)) + k_begin * Ukernel::kNr;
+      t.col_sums = col_sums + p * Ukernel::kNr;
       t.col_begin = p * Ukernel::kNr;
       const std::int64_t left = w->n() - t.col_begin;
       t.cols = static_cast<int>(left < Ukernel::kNr ? left : Ukernel::kNr);
@@ -59,20 +65,26 @@ struct GemmDriver {
   }
 };
 
+// C = pipeline(A' * B') with A in pieces. A's k values per row meet the packed weights' k rows
+// [k_begin, k_begin + a.k) (conv2d leaves out the kernel rows that lie in the padding: k_begin
+// and a.k multiples of 4, col_sums the sums over those rows; a plain GEMM: 0, w.k() and
+// w.col_sums()).
 template <class Isa, class AType, class Out, class Pipeline>
-void run_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_point, const PackedWeights& w,
-              const Pipeline& pipeline, MatrixView<Out> c, Span<std::byte> workspace,
-              const ParallelFor& parallel) noexcept {
+void run_gemm_pieces(const PiecewiseA<AType>& a, Span<const std::int32_t> a_zero_point, const PackedWeights& w,
+                     std::int64_t k_begin, const std::int32_t* col_sums, const Pipeline& pipeline, MatrixView<Out> c,
+                     Span<std::byte> workspace, const ParallelFor& parallel) noexcept {
   using Driver = GemmDriver<Isa, AType, Out, Pipeline>;
   using Ukernel = typename Driver::Ukernel;
-  if (a.rows() == 0 || w.n() == 0) return;
+  if (a.rows == 0 || w.n() == 0) return;
   void* a_packed = nullptr;
   if constexpr (packs_a<Ukernel>::value) {
     const std::uintptr_t p = reinterpret_cast<std::uintptr_t>(workspace.data());
     a_packed = workspace.data() + ((64 - p % 64) % 64);
-    Ukernel::pack_a(a, w.k_padded(), a_packed);
+    Ukernel::pack_a(a, PackedWeights::round_up(a.k, Ukernel::kKPad), a_packed);
   }
-  Driver d{a, &w, GemmEpilogue<Out, Pipeline>{}, (a.rows() + Driver::kRowBlock - 1) / Driver::kRowBlock, a_packed};
+  Driver d{
+      a,       &w,      GemmEpilogue<Out, Pipeline>{}, (a.rows + Driver::kRowBlock - 1) / Driver::kRowBlock, a_packed,
+      k_begin, col_sums};
   d.epi.pipeline = &pipeline;
   d.epi.c = c.data();
   d.epi.ldc = c.row_stride();
@@ -85,6 +97,16 @@ void run_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_point, 
   } else {
     d.run_tasks(0, tasks);
   }
+}
+
+// C = pipeline(A' * B') for a plain row-major A (one piece).
+template <class Isa, class AType, class Out, class Pipeline>
+void run_gemm(MatrixView<const AType> a, Span<const std::int32_t> a_zero_point, const PackedWeights& w,
+              const Pipeline& pipeline, MatrixView<Out> c, Span<std::byte> workspace,
+              const ParallelFor& parallel) noexcept {
+  const AType* const piece = a.data();
+  const PiecewiseA<AType> pa{&piece, 1, a.cols(), a.row_stride(), a.rows(), a.cols()};
+  run_gemm_pieces<Isa>(pa, a_zero_point, w, 0, w.col_sums(), pipeline, c, workspace, parallel);
 }
 
 }  // namespace detail

@@ -15,7 +15,7 @@
 //
 //   static std::size_t packed_a_size(std::int64_t m, std::int64_t k_padded) noexcept;  // bytes
 //   template <class AType>
-//   static void pack_a(MatrixView<const AType> a, std::int64_t k_padded, void* out) noexcept;
+//   static void pack_a(const PiecewiseA<AType>& a, std::int64_t k_padded, void* out) noexcept;
 //
 // The driver then packs A into the caller's workspace (64-byte aligned) once per gemm() call and
 // passes it as task.a_packed; gemm_workspace_size() reports packed_a_size + 64.
@@ -34,9 +34,16 @@
 // outside [row_begin, row_end) nor write columns >= col_begin + cols. The panel, its col_sums
 // (kNr of them) and the padding inside them are qsafe's own and may be read in full.
 //
+// A comes in pieces (PiecewiseA below): row m is the concatenation of task.pieces pieces, piece s
+// being piece_k(s) values at task.piece[s] + m * lda. A plain matrix is one piece; conv2d passes
+// one piece per kernel row of the window (an input row's kernel_w * C values). Every piece but the
+// last is a multiple of 4 values long, so a kernel that reads A four values at a time runs each
+// piece's groups in turn and meets a K tail only at the end of the last; k-group g of the panel
+// belongs to the piece that holds k = 4g.
+//
 // A is read-only: a kernel must never write A (nor a packed copy another task may read), and must
-// accept rows that overlap (lda shorter than K). conv2d relies on it: its row buffer passes
-// overlapping windows of one input row as consecutive rows of A.
+// accept rows that overlap (lda shorter than K). conv2d relies on it: consecutive output pixels'
+// windows overlap in the same input rows.
 //
 // A kernel may do anything internally (this contract is all the driver and tests rely on). The
 // helpers below give every kernel the scalar epilogue for free: finish_element() applies the
@@ -78,12 +85,31 @@ std::size_t workspace_bytes(std::int64_t m, std::int64_t k_padded) noexcept {
   }
 }
 
+// A [rows x k] as pieces of its rows (see the contract above). Row m, columns [s * piece_len,
+// s * piece_len + piece_k(s)) are piece[s][m * lda ...].
+template <class AType>
+struct PiecewiseA {
+  const AType* const* piece = nullptr;
+  int pieces = 0;
+  std::int64_t piece_len = 0;  // values in every piece but the last (a multiple of 4 if pieces > 1)
+  std::int64_t lda = 0;
+  std::int64_t rows = 0;
+  std::int64_t k = 0;  // values per row, all pieces
+
+  // Values of piece s.
+  QSAFE_ALWAYS_INLINE std::int64_t piece_k(int s) const noexcept {
+    return s + 1 == pieces ? k - s * piece_len : piece_len;
+  }
+};
+
 // The A side and the weight panel of one kernel call.
 template <class AType>
 struct GemmTask {
-  const AType* a = nullptr;  // A[0][0]; row m starts at a + m * lda
+  const AType* const* piece = nullptr;  // A in pieces (PiecewiseA): piece s of row m at piece[s] + m * lda
+  int pieces = 0;
+  std::int64_t piece_len = 0;
   std::int64_t lda = 0;
-  std::int64_t k = 0;          // logical K (A columns)
+  std::int64_t k = 0;          // logical K (A columns, all pieces)
   std::int64_t k_padded = 0;   // K of the panel (multiple of kKPad); k_padded - k zero rows
   std::int64_t row_begin = 0;  // rows [row_begin, row_end) of A and C
   std::int64_t row_end = 0;
@@ -92,6 +118,11 @@ struct GemmTask {
   const std::int32_t* col_sums = nullptr;  // kNr sums for this panel
   std::int64_t col_begin = 0;
   int cols = 0;  // valid columns of the panel, 1..kNr
+
+  // Values of piece s (the last holds what is left of k).
+  QSAFE_ALWAYS_INLINE std::int64_t piece_k(int s) const noexcept {
+    return s + 1 == pieces ? k - s * piece_len : piece_len;
+  }
 };
 
 // Where and how results are written.

@@ -56,22 +56,25 @@ struct GemmUkernel<arch::avx2> {
     return static_cast<std::size_t>(m * k_padded) * sizeof(std::int16_t);
   }
 
-  // A16[m][k] = u(A[m][k]) for k < K, 0 up to k_padded.
+  // A16[m][k] = u(A[m][k]) for k < K, 0 up to k_padded (A's pieces gathered into one row).
   template <class AType>
-  QSAFE_TARGET_AVX2 static void pack_a(MatrixView<const AType> a, std::int64_t k_padded, void* out) noexcept {
+  QSAFE_TARGET_AVX2 static void pack_a(const PiecewiseA<AType>& a, std::int64_t k_padded, void* out) noexcept {
     constexpr bool kFlip = std::is_same<AType, std::int8_t>::value;
     const __m128i flip = _mm_set1_epi8(static_cast<char>(kFlip ? 0x80 : 0));
-    const std::int64_t k = a.cols();
-    for (std::int64_t m = 0; m < a.rows(); ++m) {
-      const AType* src = a.row(m);
+    for (std::int64_t m = 0; m < a.rows; ++m) {
       std::int16_t* dst = static_cast<std::int16_t*>(out) + m * k_padded;
-      std::int64_t i = 0;
-      for (; i + 16 <= k; i += 16) {
-        const __m128i bytes = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), flip);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_cvtepu8_epi16(bytes));
+      for (int s = 0; s < a.pieces; ++s) {
+        const AType* src = a.piece[s] + m * a.lda;
+        const std::int64_t k = a.piece_k(s);
+        std::int64_t i = 0;
+        for (; i + 16 <= k; i += 16) {
+          const __m128i bytes = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i)), flip);
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm256_cvtepu8_epi16(bytes));
+        }
+        for (; i < k; ++i) dst[i] = static_cast<std::int16_t>(activation_u8(src[i]));
+        dst += k;
       }
-      for (; i < k; ++i) dst[i] = static_cast<std::int16_t>(activation_u8(src[i]));
-      for (; i < k_padded; ++i) dst[i] = 0;
+      for (std::int64_t i = a.k; i < k_padded; ++i, ++dst) *dst = 0;
     }
   }
 

@@ -86,16 +86,18 @@ struct GemmUkernel<arch::avx_vnni> {
     __m256i acc[R][2];
     QSAFE_UNROLL
     for (int i = 0; i < R * 2; ++i) acc[i / 2][i % 2] = _mm256_setzero_si256();
-    const AType* a = t.a + m0 * t.lda;
     const auto* b = static_cast<const std::int8_t*>(t.panel);
-    const std::int64_t k_full = t.k & ~std::int64_t{3};
-    for (std::int64_t k = 0; k < k_full; k += 4, b += kNr * kKr) {
-      dot_rows<0, R>(acc, a, t.lda, k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
-                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), false);
-    }
-    if (k_full != t.k) {  // K tail: a zero-padded copy of the last k % 4 values of each row
-      dot_rows<0, R>(acc, a, t.lda, t.k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
-                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), true);
+    for (int s = 0; s < t.pieces; ++s) {
+      const AType* a = t.piece[s] + m0 * t.lda;
+      const std::int64_t k_n = t.piece_k(s), k_full = k_n & ~std::int64_t{3};
+      for (std::int64_t k = 0; k < k_full; k += 4, b += kNr * kKr) {
+        dot_rows<0, R>(acc, a, t.lda, k, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
+                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), false);
+      }
+      if (k_full != k_n) {  // K tail (last piece): a zero-padded copy of the last k % 4 values of each row
+        dot_rows<0, R>(acc, a, t.lda, k_n, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)),
+                       _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), true);
+      }
     }
     GemmUkernel<arch::avx2>::finish_rows<0, R, 2>(acc, t, m0, e);
   }

@@ -158,27 +158,30 @@ struct GemmUkernel<arch::neon> {
     const AType* rows[R];
     int32x4_t acc[R][4];
     for (int r = 0; r < R; ++r) {
-      rows[r] = t.a + (m0 + r) * t.lda;
       for (int j = 0; j < 4; ++j) acc[r][j] = vdupq_n_s32(0);
     }
-    std::int64_t k = 0;
-    for (; k + 16 <= t.k; k += 16, b += 4 * 32) {
-      int8x16_t a16[R];
-      for (int r = 0; r < R; ++r) a16[r] = neon_impl::load_a16(rows[r] + k);
-      group_of_block<0>(acc, a16, b);
-      group_of_block<1>(acc, a16, b);
-      group_of_block<2>(acc, a16, b);
-      group_of_block<3>(acc, a16, b);
-    }
-    for (; k + 4 <= t.k; k += 4, b += 32) {
-      int8x16_t a[R];
-      for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(neon_impl::load_group(rows[r] + k));
-      group<R>(acc, a, b);
-    }
-    if (k < t.k) {
-      int8x16_t a[R];
-      for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(load_tail_group(rows[r], t.k));
-      group<R>(acc, a, b);
+    for (int s = 0; s < t.pieces; ++s) {
+      for (int r = 0; r < R; ++r) rows[r] = t.piece[s] + (m0 + r) * t.lda;
+      const std::int64_t k_n = t.piece_k(s);
+      std::int64_t k = 0;
+      for (; k + 16 <= k_n; k += 16, b += 4 * 32) {
+        int8x16_t a16[R];
+        for (int r = 0; r < R; ++r) a16[r] = neon_impl::load_a16(rows[r] + k);
+        group_of_block<0>(acc, a16, b);
+        group_of_block<1>(acc, a16, b);
+        group_of_block<2>(acc, a16, b);
+        group_of_block<3>(acc, a16, b);
+      }
+      for (; k + 4 <= k_n; k += 4, b += 32) {
+        int8x16_t a[R];
+        for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(neon_impl::load_group(rows[r] + k));
+        group<R>(acc, a, b);
+      }
+      if (k < k_n) {
+        int8x16_t a[R];
+        for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(load_tail_group(rows[r], k_n));
+        group<R>(acc, a, b);
+      }
     }
     for (int r = 0; r < R; ++r) {
       // addp joins each column's two partial sums: | n0 n1 n2 n3 | and | n4 n5 n6 n7 |.

@@ -91,28 +91,31 @@ struct GemmUkernel<arch::neon_dotprod> {
     const AType* rows[R];
     int32x4_t lo[R], hi[R];
     for (int r = 0; r < R; ++r) {
-      rows[r] = t.a + (m0 + r) * t.lda;
       lo[r] = vdupq_n_s32(0);
       hi[r] = vdupq_n_s32(0);
     }
-    std::int64_t k = 0;
-    for (; k + 16 <= t.k; k += 16, b += 4 * 32) {
-      int8x16_t a[R];
-      for (int r = 0; r < R; ++r) a[r] = neon_impl::load_a16(rows[r] + k);
-      group<0>(lo, hi, a, b);
-      group<1>(lo, hi, a, b + 32);
-      group<2>(lo, hi, a, b + 64);
-      group<3>(lo, hi, a, b + 96);
-    }
-    for (; k + 4 <= t.k; k += 4, b += 32) {
-      int8x16_t a[R];
-      for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(neon_impl::load_group(rows[r] + k));
-      group<0>(lo, hi, a, b);
-    }
-    if (k < t.k) {
-      int8x16_t a[R];
-      for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(load_tail_group(rows[r], t.k));
-      group<0>(lo, hi, a, b);
+    for (int s = 0; s < t.pieces; ++s) {
+      for (int r = 0; r < R; ++r) rows[r] = t.piece[s] + (m0 + r) * t.lda;
+      const std::int64_t k_n = t.piece_k(s);
+      std::int64_t k = 0;
+      for (; k + 16 <= k_n; k += 16, b += 4 * 32) {
+        int8x16_t a[R];
+        for (int r = 0; r < R; ++r) a[r] = neon_impl::load_a16(rows[r] + k);
+        group<0>(lo, hi, a, b);
+        group<1>(lo, hi, a, b + 32);
+        group<2>(lo, hi, a, b + 64);
+        group<3>(lo, hi, a, b + 96);
+      }
+      for (; k + 4 <= k_n; k += 4, b += 32) {
+        int8x16_t a[R];
+        for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(neon_impl::load_group(rows[r] + k));
+        group<0>(lo, hi, a, b);
+      }
+      if (k < k_n) {
+        int8x16_t a[R];
+        for (int r = 0; r < R; ++r) a[r] = neon_impl::broadcast_group<AType>(load_tail_group(rows[r], k_n));
+        group<0>(lo, hi, a, b);
+      }
     }
     for (int r = 0; r < R; ++r) neon_impl::finish_row(epi, lo[r], hi[r], t.col_sums, t.cols, m0 + r, t.col_begin);
   }

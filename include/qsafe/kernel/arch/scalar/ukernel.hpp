@@ -27,12 +27,16 @@ struct GemmUkernel<arch::scalar> {
   static void run(const GemmTask<AType>& t, const GemmEpilogue<Out, Pipeline>& epi) noexcept {
     const auto* panel = static_cast<const std::int8_t*>(t.panel);
     for (std::int64_t m = t.row_begin; m < t.row_end; ++m) {
-      const AType* a = t.a + m * t.lda;
       std::uint32_t acc[kNr] = {};
-      for (std::int64_t k = 0; k < t.k; ++k) {
-        const std::uint32_t av = static_cast<std::uint32_t>(activation_u8(a[k]));
-        const std::int8_t* b = panel + (k / kKr) * kNr * kKr + k % kKr;
-        for (int n = 0; n < kNr; ++n) acc[n] += av * static_cast<std::uint32_t>(static_cast<std::int32_t>(b[n * kKr]));
+      std::int64_t k = 0;  // k of the panel
+      for (int s = 0; s < t.pieces; ++s) {
+        const AType* a = t.piece[s] + m * t.lda;
+        for (std::int64_t i = 0, n_i = t.piece_k(s); i < n_i; ++i, ++k) {
+          const std::uint32_t av = static_cast<std::uint32_t>(activation_u8(a[i]));
+          const std::int8_t* b = panel + (k / kKr) * kNr * kKr + k % kKr;
+          for (int n = 0; n < kNr; ++n)
+            acc[n] += av * static_cast<std::uint32_t>(static_cast<std::int32_t>(b[n * kKr]));
+        }
       }
       for (int n = 0; n < t.cols; ++n)
         finish_element(epi, static_cast<std::int32_t>(acc[n]), t.col_sums[n], m, t.col_begin + n);
