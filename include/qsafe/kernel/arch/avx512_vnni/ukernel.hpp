@@ -296,20 +296,18 @@ struct GemmUkernel<arch::avx512_vnni> {
     // evicted (128 x 4096 x 4096: +3 to +6 %).
     const std::int64_t prefetch_ahead = t.k >= 1024 ? 256 : R * t.lda;
     // The pieces of A in turn (pieces but the last are whole groups), the K tail after the last.
+    // Written as one loop with the next piece set up after the exit test: a nested loop with the
+    // tail inside cost the short-K 8-bit tiles 3 %, a flat loop switching A inside the K loop
+    // cost int32 64 x 64 x 64 5 %, a separate one-piece loop 1.5 % (code size); this shape
+    // measured at par with the one-piece kernel (docs/benchmarks.md, "The row path").
     const AType* a = t.piece[0] + m0 * t.lda;
-    std::int64_t k_n = t.k, k_full = t.k & ~std::int64_t{3};
-    if (t.pieces == 1) {
-      // One piece (every GEMM): the loop alone, as a nested loop over the pieces cost the
-      // short-K 8-bit tiles 3-4 % (64 x 64 x 64 requantized).
+    std::int64_t k_n = t.piece_k(0), k_full = k_n & ~std::int64_t{3};
+    for (int s = 0;; ++s) {
       k_loop<R>(acc, a, t.lda, k_full, prefetch_ahead, b);
-    } else {
-      for (int s = 0;; ++s) {
-        a = t.piece[s] + m0 * t.lda;
-        k_n = t.piece_k(s);
-        k_full = k_n & ~std::int64_t{3};
-        k_loop<R>(acc, a, t.lda, k_full, prefetch_ahead, b);
-        if (s + 1 == t.pieces) break;
-      }
+      if (s + 1 == t.pieces) break;
+      a = t.piece[s + 1] + m0 * t.lda;
+      k_n = t.piece_k(s + 1);
+      k_full = k_n & ~std::int64_t{3};
     }
     if (k_full != k_n) {
       __m512i bv[kNv];
