@@ -24,8 +24,8 @@
 
 #include <unistd.h>
 
-#include <Eigen/Core>
 #include <oneapi/dnnl/dnnl.h>
+#include <Eigen/Core>
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "gemm_peers/gemm_peers.hpp"
@@ -40,17 +40,17 @@ struct Shape {
   std::int64_t m, k, n;
 };
 
-const Shape kShapes[] = {{1, 4096, 4096},  {16, 4096, 4096}, {128, 4096, 4096}, {3136, 576, 64},
-                         {784, 1152, 128}, {256, 1024, 1024}, {1, 256, 256},    {64, 64, 64}};
+const Shape kShapes[] = {{1, 4096, 4096},  {16, 4096, 4096},  {128, 4096, 4096}, {3136, 576, 64},
+                         {784, 1152, 128}, {256, 1024, 1024}, {1, 256, 256},     {64, 64, 64}};
 
 constexpr std::int32_t kZeroPoint = 128;
 
 struct Data {
   Shape s;
-  std::vector<std::uint8_t> a;     // [M, K]
-  std::vector<std::int8_t> w_nk;   // [N, K]
-  std::vector<std::int8_t> w_kn;   // [K, N]
-  std::vector<float> w_scale;      // [N]
+  std::vector<std::uint8_t> a;    // [M, K]
+  std::vector<std::int8_t> w_nk;  // [N, K]
+  std::vector<std::int8_t> w_kn;  // [K, N]
+  std::vector<float> w_scale;     // [N]
   explicit Data(Shape shape) : s(shape) {
     std::mt19937 rng(1);
     a.resize(static_cast<std::size_t>(s.m * s.k));
@@ -102,22 +102,21 @@ void bench_qsafe(benchmark::State& st, Shape shape) {
   const qsafe::MatrixView<const std::uint8_t> a(d.a.data(), shape.m, shape.k);
   if constexpr (kFloatOut) {
     std::vector<float> c(static_cast<std::size_t>(shape.m * shape.n));
-    const auto pipe = qsafe::pipeline(
-        qsafe::Dequantize{qsafe::Span<const float>(a_scale), qsafe::Span<const float>(d.w_scale), {}});
+    const auto pipe =
+        qsafe::pipeline(qsafe::Dequantize{qsafe::Span<const float>(a_scale), qsafe::Span<const float>(d.w_scale), {}});
     for (auto _ : st) {
-      const qsafe::Status s = qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(), pipe,
-                                               qsafe::MatrixView<float>(c.data(), shape.m, shape.n),
-                                               qsafe::Span<std::byte>(ws));
+      const qsafe::Status s =
+          qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(), pipe,
+                           qsafe::MatrixView<float>(c.data(), shape.m, shape.n), qsafe::Span<std::byte>(ws));
       benchmark::DoNotOptimize(s);
       benchmark::ClobberMemory();
     }
   } else {
     std::vector<std::int32_t> c(static_cast<std::size_t>(shape.m * shape.n));
     for (auto _ : st) {
-      const qsafe::Status s = qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(),
-                                               qsafe::pipeline(),
-                                               qsafe::MatrixView<std::int32_t>(c.data(), shape.m, shape.n),
-                                               qsafe::Span<std::byte>(ws));
+      const qsafe::Status s =
+          qsafe::gemm<Isa>(a, qsafe::Span<const std::int32_t>(zp), packed.value(), qsafe::pipeline(),
+                           qsafe::MatrixView<std::int32_t>(c.data(), shape.m, shape.n), qsafe::Span<std::byte>(ws));
       benchmark::DoNotOptimize(s);
       benchmark::ClobberMemory();
     }
@@ -182,10 +181,10 @@ void bench_qsafe_dynamic(benchmark::State& st, Shape shape) {
   std::vector<float> c(static_cast<std::size_t>(shape.m * shape.n));
   Policy policy;
   for (auto _ : st) {
-    const qsafe::Status s = qsafe::gemm_dynamic(qsafe::MatrixView<const float>(a.data(), shape.m, shape.k), policy,
-                                                packed.value(), qsafe::Span<const float>(d.w_scale), {},
-                                                qsafe::MatrixView<float>(c.data(), shape.m, shape.n),
-                                                qsafe::Span<std::byte>(ws));
+    const qsafe::Status s =
+        qsafe::gemm_dynamic(qsafe::MatrixView<const float>(a.data(), shape.m, shape.k), policy, packed.value(),
+                            qsafe::Span<const float>(d.w_scale), {},
+                            qsafe::MatrixView<float>(c.data(), shape.m, shape.n), qsafe::Span<std::byte>(ws));
     benchmark::DoNotOptimize(s);
     benchmark::ClobberMemory();
   }
@@ -227,9 +226,9 @@ void bench_onednn_gemm(benchmark::State& st, Shape s) {
   const std::int32_t co = 0;
   for (auto _ : st) {
     // Row-major: C[M,N] = (A - ao)[M,K] * B[K,N].
-    const dnnl_status_t r = dnnl_gemm_u8s8s32('N', 'N', 'F', s.m, s.n, s.k, 1.f, d.a.data(), s.k,
-                                              static_cast<std::uint8_t>(kZeroPoint), d.w_kn.data(), s.n, 0, 0.f,
-                                              c.data(), s.n, &co);
+    const dnnl_status_t r =
+        dnnl_gemm_u8s8s32('N', 'N', 'F', s.m, s.n, s.k, 1.f, d.a.data(), s.k, static_cast<std::uint8_t>(kZeroPoint),
+                          d.w_kn.data(), s.n, 0, 0.f, c.data(), s.n, &co);
     benchmark::DoNotOptimize(r);
     benchmark::ClobberMemory();
   }
@@ -278,12 +277,13 @@ void bench_eigen(benchmark::State& st, Shape s) {
     auto& c = c_;                        \
     c = expr_;                           \
   }
-#define QSAFE_BENCH_PEAK_STEPS(expr_)                                                                            \
-  QSAFE_BENCH_PEAK_STEP(c0, expr_) QSAFE_BENCH_PEAK_STEP(c1, expr_) QSAFE_BENCH_PEAK_STEP(c2, expr_)           \
-  QSAFE_BENCH_PEAK_STEP(c3, expr_) QSAFE_BENCH_PEAK_STEP(c4, expr_) QSAFE_BENCH_PEAK_STEP(c5, expr_)           \
-  QSAFE_BENCH_PEAK_STEP(c6, expr_) QSAFE_BENCH_PEAK_STEP(c7, expr_) QSAFE_BENCH_PEAK_STEP(c8, expr_)           \
-  QSAFE_BENCH_PEAK_STEP(c9, expr_) QSAFE_BENCH_PEAK_STEP(c10, expr_) QSAFE_BENCH_PEAK_STEP(c11, expr_)
-#define QSAFE_BENCH_PEAK_KEEP                                                                                   \
+#define QSAFE_BENCH_PEAK_STEPS(expr_)                                                                        \
+  QSAFE_BENCH_PEAK_STEP(c0, expr_)                                                                           \
+  QSAFE_BENCH_PEAK_STEP(c1, expr_) QSAFE_BENCH_PEAK_STEP(c2, expr_) QSAFE_BENCH_PEAK_STEP(c3, expr_)         \
+      QSAFE_BENCH_PEAK_STEP(c4, expr_) QSAFE_BENCH_PEAK_STEP(c5, expr_) QSAFE_BENCH_PEAK_STEP(c6, expr_)     \
+          QSAFE_BENCH_PEAK_STEP(c7, expr_) QSAFE_BENCH_PEAK_STEP(c8, expr_) QSAFE_BENCH_PEAK_STEP(c9, expr_) \
+              QSAFE_BENCH_PEAK_STEP(c10, expr_) QSAFE_BENCH_PEAK_STEP(c11, expr_)
+#define QSAFE_BENCH_PEAK_KEEP \
   for (__m256i c : {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11}) benchmark::DoNotOptimize(c);
 
 #if QSAFE_COMPILE_AVX512_VNNI
@@ -306,8 +306,8 @@ QSAFE_TARGET_AVX_VNNI void peak_vpdpbusd_ymm(benchmark::State& st) {
   // Twelve named accumulators: with an array GCC 12 keeps the YMM chains in memory (a store per
   // step: 287 GOPS instead of the peak).
   const __m256i a = _mm256_set1_epi8(1), b = _mm256_set1_epi8(2);
-  __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,
-          c9 = c0, c10 = c0, c11 = c0;
+  __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0,
+          c10 = c0, c11 = c0;
   for (auto _ : st) {
     for (int i = 0; i < 1000; ++i) {
       QSAFE_BENCH_PEAK_STEPS(_mm256_dpbusd_avx_epi32(c, a, b))
@@ -322,8 +322,8 @@ QSAFE_TARGET_AVX_VNNI void peak_vpdpbusd_ymm(benchmark::State& st) {
 QSAFE_TARGET_AVX2 void peak_vpmaddwd_ymm(benchmark::State& st) {
   if (!qsafe::arch::avx2::available()) return st.SkipWithError("no AVX2");
   const __m256i b = _mm256_set1_epi16(2);
-  __m256i c0 = _mm256_set1_epi16(1), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,
-          c9 = c0, c10 = c0, c11 = c0;
+  __m256i c0 = _mm256_set1_epi16(1), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0,
+          c10 = c0, c11 = c0;
   for (auto _ : st) {
     // Each chain multiplies its own accumulator (12 independent madd+add chains): with a shared
     // operand the compiler would compute the product once.
