@@ -67,8 +67,8 @@ void check_raw(const Case& c, std::mt19937& rng, bool per_row, int zp_mode, int 
   const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, c.n, c.k);
   REQUIRE(p.status == Status::ok);
   std::vector<std::int32_t> out(static_cast<std::size_t>(c.m * c.n), 0x5a5a5a5a);
-  const Status s = qsafe_test::gemm<Isa>(MatrixView<const AType>(a.data(), c.m, c.k), Span<const std::int32_t>(zp),
-                                    p.w, qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), c.m, c.n));
+  const Status s = qsafe_test::gemm<Isa>(MatrixView<const AType>(a.data(), c.m, c.k), Span<const std::int32_t>(zp), p.w,
+                                         qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), c.m, c.n));
   REQUIRE(s == Status::ok);
   const std::vector<std::int64_t> ref = qsafe_test::reference_acc(a, zp, w, c.m, c.n, c.k);
   for (std::size_t i = 0; i < ref.size(); ++i) {
@@ -119,14 +119,16 @@ TEST_CASE("gemm: extreme values at the largest K are exact (no int16 saturation,
       std::vector<std::int8_t> w(static_cast<std::size_t>(n * k));
       for (std::int64_t j = 0; j < n; ++j)
         for (std::int64_t kk = 0; kk < k; ++kk)
-          w[static_cast<std::size_t>(j * k + kk)] =
-              static_cast<std::int8_t>(j == 0 ? 127 : j == 1 ? -128 : j == 2 ? (kk % 2 ? 127 : -128) : -127);
+          w[static_cast<std::size_t>(j * k + kk)] = static_cast<std::int8_t>(j == 0   ? 127
+                                                                             : j == 1 ? -128
+                                                                             : j == 2 ? (kk % 2 ? 127 : -128)
+                                                                                      : -127);
       std::vector<std::int32_t> zp{0};
       const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);
       REQUIRE(p.status == Status::ok);
       std::vector<std::int32_t> out(static_cast<std::size_t>(m * n));
       REQUIRE(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), m, k), Span<const std::int32_t>(zp), p.w,
-                               qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), m, n)) == Status::ok);
+                                    qsafe::pipeline(), MatrixView<std::int32_t>(out.data(), m, n)) == Status::ok);
       const auto ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
       for (std::size_t i = 0; i < ref.size(); ++i) {
         INFO(Isa::name << " K=" << k << " index " << i);
@@ -220,7 +222,7 @@ TEST_CASE("gemm: forcing a path the CPU lacks is unsupported_arch", "[kernel][ge
     std::vector<std::uint8_t> a(8, 1);
     std::vector<std::int32_t> zp{0}, c(6);
     const Status s = qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), 2, 4), Span<const std::int32_t>(zp),
-                                      p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), 2, 3));
+                                           p.w, qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), 2, 3));
     CHECK(s == (Isa::available() ? Status::ok : Status::unsupported_arch));
   });
 }
@@ -232,14 +234,16 @@ TEST_CASE("gemm: [K, N] weights pack to the same result as [N, K]", "[kernel][ge
   auto w = qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(n * k), -128, 127);
   std::vector<std::int8_t> wt(w.size());
   for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t kk = 0; kk < k; ++kk) wt[static_cast<std::size_t>(kk * n + j)] = w[static_cast<std::size_t>(j * k + kk)];
+    for (std::int64_t kk = 0; kk < k; ++kk)
+      wt[static_cast<std::size_t>(kk * n + j)] = w[static_cast<std::size_t>(j * k + kk)];
   std::vector<std::byte> storage(qsafe::packed_weights_size(n, k));
   auto r = qsafe::pack_weights(MatrixView<const std::int8_t>(wt.data(), k, n), qsafe::WeightLayout::kn,
                                Span<std::byte>(storage));
   REQUIRE(r.ok());
   std::vector<std::int32_t> zp{17}, c(static_cast<std::size_t>(m * n));
-  REQUIRE(qsafe_test::gemm<qsafe::arch::automatic>(MatrixView<const std::uint8_t>(a.data(), m, k), Span<const std::int32_t>(zp), r.value(),
-                      qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n)) == Status::ok);
+  REQUIRE(qsafe_test::gemm<qsafe::arch::automatic>(MatrixView<const std::uint8_t>(a.data(), m, k),
+                                                   Span<const std::int32_t>(zp), r.value(), qsafe::pipeline(),
+                                                   MatrixView<std::int32_t>(c.data(), m, n)) == Status::ok);
   const auto ref = qsafe_test::reference_acc(a, zp, w, m, n, k);
   for (std::size_t i = 0; i < ref.size(); ++i) CHECK(c[i] == ref[i]);
 }
@@ -251,7 +255,8 @@ TEST_CASE("gemm: strided A and C; only C's window is written", "[kernel][gemm]")
   auto w = qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(n * k), -128, 127);
   std::vector<std::int8_t> a_dense(static_cast<std::size_t>(m * k));
   for (std::int64_t i = 0; i < m; ++i)
-    for (std::int64_t kk = 0; kk < k; ++kk) a_dense[static_cast<std::size_t>(i * k + kk)] = a[static_cast<std::size_t>(i * lda + kk)];
+    for (std::int64_t kk = 0; kk < k; ++kk)
+      a_dense[static_cast<std::size_t>(i * k + kk)] = a[static_cast<std::size_t>(i * lda + kk)];
   std::vector<std::int32_t> zp{-7};
   const auto ref = qsafe_test::reference_acc(a_dense, zp, w, m, n, k);
   for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
@@ -260,7 +265,7 @@ TEST_CASE("gemm: strided A and C; only C's window is written", "[kernel][gemm]")
     const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, n, k);
     std::vector<std::int32_t> c(static_cast<std::size_t>(m * ldc), -1);
     REQUIRE(qsafe_test::gemm<Isa>(MatrixView<const std::int8_t>(a.data(), m, k, lda), Span<const std::int32_t>(zp), p.w,
-                             qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n, ldc)) == Status::ok);
+                                  qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), m, n, ldc)) == Status::ok);
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < ldc; ++j) {
         INFO(Isa::name << " row " << i << " col " << j);
@@ -301,6 +306,74 @@ TEST_CASE("gemm: empty dimensions (M, N or K = 0)", "[kernel][gemm]") {
       CHECK(qsafe_test::gemm<Isa>(MatrixView<const std::uint8_t>(a.data(), 2, 4), Span<const std::int32_t>(zp), q.w,
                                   qsafe::pipeline(), MatrixView<std::int32_t>(c.data(), 2, 0)) == Status::ok);
       CHECK(c[0] == -1);
+    }
+  });
+}
+
+// The micro-kernel contract's A in pieces (detail/ukernel.hpp; conv2d's row path): pieces at
+// unrelated addresses, rows overlapping inside a piece (lda < piece length), a K tail in the last
+// piece, and the panels entered at a k offset with the column sums of the k rows A meets.
+TEST_CASE("gemm: A in pieces equals the reference on every path (tails, k offset, overlapping rows)",
+          "[kernel][gemm]") {
+  struct PieceCase {
+    std::int64_t m, n, k_begin, piece_len, pieces, last, lda;
+  };
+  const std::vector<PieceCase> cases = {
+      {1, 5, 0, 8, 3, 3, 8},   {7, 70, 4, 12, 3, 12, 4},      {13, 64, 8, 64, 2, 61, 16}, {22, 129, 0, 20, 4, 7, 20},
+      {9, 17, 12, 4, 5, 1, 2}, {16, 65, 64, 192, 3, 192, 64}, {3, 8, 0, 4, 1, 2, 4},
+  };
+  for_each_arch(qsafe::arch::compiled{}, [&](auto isa) {
+    using Isa = decltype(isa);
+    if (!Isa::available()) return;
+    std::mt19937 rng(11);
+    for (const PieceCase& c : cases) {
+      const std::int64_t k_a = (c.pieces - 1) * c.piece_len + c.last;  // A's k
+      const std::int64_t k_w = c.k_begin + k_a + 5;                    // the packed weights' k
+      const std::vector<std::int8_t> w =
+          qsafe_test::random_vector<std::int8_t>(rng, static_cast<std::size_t>(c.n * k_w), -128, 127);
+      const qsafe_test::Packed p = qsafe_test::pack<Isa>(w, c.n, k_w);
+      REQUIRE(p.status == Status::ok);
+      // Each piece its own buffer: row m of piece s at m * lda (rows overlap when lda < length).
+      std::vector<std::vector<std::uint8_t>> bufs;
+      std::vector<const std::uint8_t*> piece;
+      for (std::int64_t s = 0; s < c.pieces; ++s) {
+        const std::int64_t len = s + 1 == c.pieces ? c.last : c.piece_len;
+        bufs.push_back(
+            qsafe_test::random_vector<std::uint8_t>(rng, static_cast<std::size_t>((c.m - 1) * c.lda + len), 0, 255));
+        piece.push_back(bufs.back().data());
+      }
+      // The same A contiguous, and the weights' k rows [k_begin, k_begin + k_a) as an N x k_a matrix.
+      std::vector<std::uint8_t> a(static_cast<std::size_t>(c.m * k_a));
+      std::vector<std::int8_t> w_sub(static_cast<std::size_t>(c.n * k_a));
+      for (std::int64_t m = 0; m < c.m; ++m)
+        for (std::int64_t kk = 0; kk < k_a; ++kk) {
+          const std::int64_t s = std::min<std::int64_t>(kk / c.piece_len, c.pieces - 1);
+          a[static_cast<std::size_t>(m * k_a + kk)] =
+              piece[static_cast<std::size_t>(s)][m * c.lda + kk - s * c.piece_len];
+        }
+      std::vector<std::int32_t> sums(static_cast<std::size_t>(p.w.n_padded()), 0);
+      for (std::int64_t j = 0; j < c.n; ++j)
+        for (std::int64_t kk = 0; kk < k_a; ++kk) {
+          const std::int8_t v = w[static_cast<std::size_t>(j * k_w + c.k_begin + kk)];
+          w_sub[static_cast<std::size_t>(j * k_a + kk)] = v;
+          sums[static_cast<std::size_t>(j)] += v;
+        }
+      const std::vector<std::int32_t> zp = {std::uniform_int_distribution<int>(0, 255)(rng)};
+      std::vector<std::int32_t> out(static_cast<std::size_t>(c.m * c.n), 0x5a5a5a5a);
+      std::vector<std::byte> ws(qsafe::gemm_workspace_size<Isa>(c.m, p.w));
+      const qsafe::detail::PiecewiseA<std::uint8_t> pa{
+          piece.data(), static_cast<int>(c.pieces), c.piece_len, c.lda, c.m, k_a};
+      const auto pl = qsafe::pipeline();
+      qsafe::detail::run_gemm_pieces<Isa>(pa, Span<const std::int32_t>(zp), p.w, c.k_begin, sums.data(), pl,
+                                          MatrixView<std::int32_t>(out.data(), c.m, c.n), Span<std::byte>(ws),
+                                          qsafe::ParallelFor{});
+      const std::vector<std::int64_t> ref = qsafe_test::reference_acc(a, zp, w_sub, c.m, c.n, k_a);
+      for (std::size_t i = 0; i < ref.size(); ++i)
+        if (out[i] != ref[i]) {
+          FAIL_CHECK(Isa::name << " M=" << c.m << " N=" << c.n << " k_begin=" << c.k_begin << " pieces=" << c.pieces
+                               << " index " << i << ": " << out[i] << " != " << ref[i]);
+          break;
+        }
     }
   });
 }

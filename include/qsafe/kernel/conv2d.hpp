@@ -304,6 +304,7 @@ void run_conv2d_rows(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp,
   for (std::int64_t i = 0; i < kConv2dRowPathMaxKernelH; ++i) held[i] = -1;
   const AType* piece[kConv2dRowPathMaxKernelH];
   const std::int32_t* row_sums = w.kernel_row_sums(0);
+  std::int64_t sums_lo = -1, sums_hi = -1;  // the kernel rows partial_sums holds
   for (std::int64_t n = 0; n < g.batch; ++n)
     for (std::int64_t oh = 0; oh < oh_n; ++oh) {
       const std::int64_t ih0 = oh * g.stride_h - g.pad_top, dh = g.dilation_h;
@@ -349,9 +350,13 @@ void run_conv2d_rows(const Conv2dGeometry& g, const AType* x, std::int32_t x_zp,
       }
       const std::int32_t* sums = pw.col_sums();
       if (kh_hi - kh_lo != kh_n) {
-        for (std::int64_t j = 0; j < n_padded; ++j) partial_sums[j] = 0;
-        for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh)
-          for (std::int64_t j = 0; j < n_padded; ++j) partial_sums[j] += row_sums[kh * n_padded + j];
+        if (kh_lo != sums_lo || kh_hi != sums_hi) {  // else still there from the previous row
+          for (std::int64_t j = 0; j < n_padded; ++j) partial_sums[j] = 0;
+          for (std::int64_t kh = kh_lo; kh < kh_hi; ++kh)
+            for (std::int64_t j = 0; j < n_padded; ++j) partial_sums[j] += row_sums[kh * n_padded + j];
+          sums_lo = kh_lo;
+          sums_hi = kh_hi;
+        }
         sums = partial_sums;
       }
       const PiecewiseA<AType> a{piece, pieces, piece_len, g.stride_w * c, ow_n, pieces * piece_len};

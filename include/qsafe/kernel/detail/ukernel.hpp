@@ -85,6 +85,12 @@ std::size_t workspace_bytes(std::int64_t m, std::int64_t k_padded) noexcept {
   }
 }
 
+// Values of piece s of k values cut into `pieces` pieces of piece_len (the last holds the rest).
+QSAFE_ALWAYS_INLINE constexpr std::int64_t piece_length(std::int64_t k, int pieces, std::int64_t piece_len,
+                                                        int s) noexcept {
+  return s + 1 == pieces ? k - s * piece_len : piece_len;
+}
+
 // A [rows x k] as pieces of its rows (see the contract above). Row m, columns [s * piece_len,
 // s * piece_len + piece_k(s)) are piece[s][m * lda ...].
 template <class AType>
@@ -97,9 +103,7 @@ struct PiecewiseA {
   std::int64_t k = 0;  // values per row, all pieces
 
   // Values of piece s.
-  QSAFE_ALWAYS_INLINE std::int64_t piece_k(int s) const noexcept {
-    return s + 1 == pieces ? k - s * piece_len : piece_len;
-  }
+  QSAFE_ALWAYS_INLINE std::int64_t piece_k(int s) const noexcept { return piece_length(k, pieces, piece_len, s); }
 };
 
 // The A side and the weight panel of one kernel call.
@@ -120,9 +124,7 @@ struct GemmTask {
   int cols = 0;  // valid columns of the panel, 1..kNr
 
   // Values of piece s (the last holds what is left of k).
-  QSAFE_ALWAYS_INLINE std::int64_t piece_k(int s) const noexcept {
-    return s + 1 == pieces ? k - s * piece_len : piece_len;
-  }
+  QSAFE_ALWAYS_INLINE std::int64_t piece_k(int s) const noexcept { return piece_length(k, pieces, piece_len, s); }
 };
 
 // Where and how results are written.
