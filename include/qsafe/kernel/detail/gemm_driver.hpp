@@ -68,7 +68,9 @@ struct GemmDriver {
 // C = pipeline(A' * B') with A in pieces. A's k values per row meet the packed weights' k rows
 // [k_begin, k_begin + a.k) (conv2d leaves out the kernel rows that lie in the padding: k_begin
 // and a.k multiples of 4, col_sums the sums over those rows; a plain GEMM: 0, w.k() and
-// w.col_sums()).
+// w.col_sums()). k_begin is a multiple of 4, and so is a.k unless A reaches the weights' last k
+// row: a K tail's padding bytes must meet the panel's zero rows (kernels pad A's last group with
+// bytes whose value they do not control: 0, or 0x80 after the int8 flip, or -128 on NEON).
 template <class Isa, class AType, class Out, class Pipeline>
 void run_gemm_pieces(const PiecewiseA<AType>& a, Span<const std::int32_t> a_zero_point, const PackedWeights& w,
                      std::int64_t k_begin, const std::int32_t* col_sums, const Pipeline& pipeline, MatrixView<Out> c,
